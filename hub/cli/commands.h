@@ -1,0 +1,15 @@
+// The operator CLI's subcommands. Each takes its own arguments (after the
+// subcommand name) and returns the process exit code: 0 success, 1 the operation
+// found a problem (e.g. a rejected value), 2 wrong usage.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace hutong::cli {
+
+int check_id(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+             std::ostream& err);
+
+}  // namespace hutong::cli

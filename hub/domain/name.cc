@@ -1,0 +1,112 @@
+#include "name.h"
+
+#include <opencc/opencc.h>
+
+#include "text.h"
+
+namespace hutong::domain {
+namespace {
+
+// One OpenCC converter for the process. OpenCC's conversion is read-only once the
+// dictionaries are loaded, so one handle serves every thread.
+class TraditionalToSimplified {
+ public:
+  static TraditionalToSimplified& instance() {
+    static TraditionalToSimplified converter;
+    return converter;
+  }
+
+  bool ok() const { return handle_ != reinterpret_cast<opencc_t>(-1); }
+  const std::string& error() const { return error_; }
+
+  std::string convert(std::string_view text) const {
+    char* converted = opencc_convert_utf8(handle_, text.data(), text.size());
+    std::string out = converted ? converted : std::string(text);
+    if (converted) opencc_convert_utf8_free(converted);
+    return out;
+  }
+
+ private:
+  TraditionalToSimplified() : handle_(opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP)) {
+    if (!ok()) {
+      const char* why = opencc_error();
+      error_ = std::string("cannot load OpenCC configuration \"") +
+               OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP +
+               "\" (Debian package libopencc-data): " + (why ? why : "unknown error");
+    }
+  }
+  ~TraditionalToSimplified() {
+    if (ok()) opencc_close(handle_);
+  }
+
+  opencc_t handle_;
+  std::string error_;
+};
+
+}  // namespace
+
+bool is_middle_dot_look_alike(char32_t cp) {
+  switch (cp) {
+    case 0x00B7:  // MIDDLE DOT
+    case 0x002E:  // FULL STOP
+    case 0x0387:  // GREEK ANO TELEIA
+    case 0x16EB:  // RUNIC SINGLE PUNCTUATION
+    case 0x2022:  // BULLET
+    case 0x2027:  // HYPHENATION POINT
+    case 0x2219:  // BULLET OPERATOR
+    case 0x22C5:  // DOT OPERATOR
+    case 0x2E31:  // WORD SEPARATOR MIDDLE DOT
+    case 0x30FB:  // KATAKANA MIDDLE DOT
+    case 0xFE52:  // SMALL FULL STOP
+    case 0xFF0E:  // FULLWIDTH FULL STOP
+    case 0xFF65:  // HALFWIDTH KATAKANA MIDDLE DOT
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<std::string> normalize_name(std::string_view text) {
+  std::string_view trimmed = trim_spaces(text);
+  if (trimmed.empty()) return Status(kNameMissing, "the name is empty");
+
+  std::string out;
+  out.reserve(trimmed.size());
+  bool pending_blank = false;  // a run of blanks not yet written
+  char32_t previous = 0;       // last code point written
+  size_t pos = 0;
+  while (pos < trimmed.size()) {
+    char32_t cp = next_code_point(trimmed, pos);
+    if (cp >= 0xFF01 && cp <= 0xFF5E && cp != 0xFF0E) cp = cp - 0xFF01 + 0x21;
+    if (is_blank(cp)) {
+      pending_blank = true;
+      continue;
+    }
+    bool dot = is_middle_dot_look_alike(cp);
+    if (dot) cp = 0x00B7;
+    if (pending_blank) {
+      bool drop = dot || previous == 0x00B7 || (is_cjk_ideograph(previous) && is_cjk_ideograph(cp));
+      if (!drop) out += ' ';
+      pending_blank = false;
+    }
+    append_utf8(out, cp);
+    previous = cp;
+  }
+  return out;
+}
+
+Result<std::string> name_match_key(std::string_view text) {
+  Result<std::string> normalized = normalize_name(text);
+  if (!normalized) return normalized;
+  const TraditionalToSimplified& converter = TraditionalToSimplified::instance();
+  if (!converter.ok()) return Status(kNameFoldUnavailable, converter.error());
+  return converter.convert(*normalized);
+}
+
+Status name_folding_status() {
+  const TraditionalToSimplified& converter = TraditionalToSimplified::instance();
+  if (!converter.ok()) return Status(kNameFoldUnavailable, converter.error());
+  return Status::ok();
+}
+
+}  // namespace hutong::domain

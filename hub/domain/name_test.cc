@@ -1,0 +1,41 @@
+#include "name.h"
+
+#include <gtest/gtest.h>
+
+namespace hutong::domain {
+namespace {
+
+TEST(Name, TrimsAndFoldsBlanks) {
+  EXPECT_EQ(*normalize_name("  张三 "), "张三");
+  EXPECT_EQ(*normalize_name("\xC2\xA0张三\xE3\x80\x80"), "张三");
+  EXPECT_EQ(*normalize_name("张 三"), "张三");
+  EXPECT_EQ(*normalize_name("张\xE3\x80\x80三"), "张三");
+  EXPECT_EQ(*normalize_name("Ｌｉ  Ｍｉｎｇ"), "Li Ming");
+  EXPECT_EQ(normalize_name(" \xE3\x80\x80").code(), kNameMissing);
+}
+
+TEST(Name, MiddleDotLookAlikesBecomeU00B7) {
+  const std::string expected = "阿依古丽\xC2\xB7买买提";
+  for (const char* dot : {"·", "•", "・", "‧", "﹒", "･", "．", "∙", "⋅", ".", "·"}) {
+    std::string name = std::string("阿依古丽") + dot + "买买提";
+    EXPECT_EQ(*normalize_name(name), expected) << dot;
+  }
+  EXPECT_EQ(*normalize_name("阿依古丽 • 买买提"), expected);
+}
+
+TEST(Name, MatchKeyFoldsTraditionalToSimplified) {
+  Result<std::string> key = name_match_key("劉偉");
+  ASSERT_TRUE(key) << key.status().to_string();
+  EXPECT_EQ(*key, "刘伟");
+  EXPECT_EQ(*name_match_key("劉 偉 "), *name_match_key("刘伟"));
+  EXPECT_EQ(*name_match_key("陳曉東"), "陈晓东");
+  // The stored name is never altered.
+  EXPECT_EQ(*normalize_name("劉偉"), "劉偉");
+}
+
+TEST(Name, FoldingIsAvailable) {
+  EXPECT_TRUE(name_folding_status());
+}
+
+}  // namespace
+}  // namespace hutong::domain

@@ -1,0 +1,40 @@
+#include "text.h"
+
+#include <gtest/gtest.h>
+
+namespace hutong::domain {
+namespace {
+
+TEST(Text, ValidatesUtf8) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("大荔县·𠀀"));
+  EXPECT_EQ(valid_utf8_prefix("ab\xC0\xAF"), 2u);           // overlong
+  EXPECT_EQ(valid_utf8_prefix("ab\xED\xA0\x80"), 2u);       // surrogate
+  EXPECT_EQ(valid_utf8_prefix("ab\xF4\x90\x80\x80"), 2u);   // above U+10FFFF
+  EXPECT_EQ(valid_utf8_prefix("abcdefghij\xE5\xA4"), 10u);  // truncated
+  EXPECT_EQ(valid_utf8_prefix("\xB4\xF3\xC0\xF3"), 0u);     // GB18030 "大荔"
+}
+
+TEST(Text, TrimsEveryBlankTheExportsCarry) {
+  EXPECT_EQ(trim_spaces(" \t\xC2\xA0\xE3\x80\x80x y\xEF\xBB\xBF\r\n"), "x y");
+  EXPECT_EQ(trim_spaces("   "), "");
+  EXPECT_EQ(trim_spaces("大荔"), "大荔");
+}
+
+TEST(Text, FoldsFullWidthForms) {
+  EXPECT_EQ(fold_full_width("６１０ＡＢ，ｘ\xE3\x80\x80"), "610AB,x ");
+  EXPECT_EQ(fold_full_width("大荔"), "大荔");
+}
+
+TEST(Text, InvalidBytesDecodeAsReplacementOneByOne) {
+  std::string_view bad =
+      "\xFF"
+      "a";
+  size_t pos = 0;
+  EXPECT_EQ(next_code_point(bad, pos), U'\uFFFD');
+  EXPECT_EQ(pos, 1u);
+  EXPECT_EQ(next_code_point(bad, pos), U'a');
+}
+
+}  // namespace
+}  // namespace hutong::domain
