@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -58,7 +59,9 @@ class TextDecoder {
  private:
   Status gb18030_into(std::string_view bytes, uint64_t row, uint64_t file_offset, std::string& out);
 
-  void* iconv_ = nullptr;  // iconv_t, opened on first use
+  void* iconv_ = nullptr;            // iconv_t, opened on first use
+  std::unique_ptr<char[]> scratch_;  // iconv's output, reused from line to line
+  size_t scratch_size_ = 0;
   bool bom_ = false;
   Encoding file_encoding_ = Encoding::kAscii;
   uint64_t stray_lines_ = 0;

@@ -1,6 +1,11 @@
 #include "encoding.h"
 
 #include <gtest/gtest.h>
+#include <iconv.h>
+
+#include <random>
+
+#include "text.h"
 
 namespace hutong::domain {
 namespace {
@@ -72,6 +77,61 @@ TEST(Encoding, RoundTripsThroughGb18030) {
   TextDecoder decoder("");
   EXPECT_EQ(decoder.decode(gb(text), 1, 0)->text, text);
   EXPECT_FALSE(utf8_to_gb18030("\xFF"));
+}
+
+// The decoder's fast path for two-byte sequences must give exactly what iconv
+// gives, for every lead/trail pair, valid or not.
+TEST(Encoding, AgreesWithIconvOnEveryTwoByteSequence) {
+  iconv_t cd = iconv_open("UTF-8", "GB18030");
+  ASSERT_NE(cd, reinterpret_cast<iconv_t>(-1));
+  TextDecoder decoder("");
+  int compared = 0;
+  for (int lead = 0x80; lead <= 0xFF; ++lead) {
+    for (int trail = 0x00; trail <= 0xFF; ++trail) {
+      std::string line = "a";
+      line += static_cast<char>(lead);
+      line += static_cast<char>(trail);
+      line += "b";
+      if (is_valid_utf8(line)) continue;  // rule 7 reads such a line as UTF-8
+      char out[32];
+      char* in = line.data();
+      size_t in_left = line.size();
+      char* dst = out;
+      size_t out_left = sizeof out;
+      bool iconv_ok = iconv(cd, &in, &in_left, &dst, &out_left) != static_cast<size_t>(-1);
+      iconv(cd, nullptr, nullptr, nullptr, nullptr);
+      Result<DecodedLine> decoded = decoder.decode(line, 1, 0);
+      ASSERT_EQ(decoded.is_ok(), iconv_ok) << std::hex << lead << " " << trail;
+      if (iconv_ok) {
+        ASSERT_EQ(decoded->text, std::string(out, sizeof out - out_left))
+            << std::hex << lead << " " << trail;
+      }
+      ++compared;
+    }
+  }
+  iconv_close(cd);
+  EXPECT_GT(compared, 20000);
+}
+
+TEST(Encoding, RandomTextRoundTripsIncludingFourByteForms) {
+  std::mt19937 rng(18030);
+  // Plane ranges: CJK, Latin-1 supplement (four-byte in GB18030), CJK extension B.
+  const std::pair<char32_t, char32_t> ranges[] = {
+      {0x4E00, 0x9FFF}, {0x0080, 0x00FF}, {0x20000, 0x2A6DF}, {0x3000, 0x303F}, {0x20, 0x7E}};
+  TextDecoder decoder("");
+  for (int line = 0; line < 2000; ++line) {
+    std::string text;
+    for (int k = 0; k < 40; ++k) {
+      auto [lo, hi] = ranges[rng() % 5];
+      append_utf8(text, lo + rng() % (hi - lo + 1));
+    }
+    Result<std::string> encoded = utf8_to_gb18030(text);
+    ASSERT_TRUE(encoded);
+    if (is_valid_utf8(*encoded)) continue;
+    Result<DecodedLine> decoded = decoder.decode(*encoded, line + 1, 0);
+    ASSERT_TRUE(decoded) << decoded.status().to_string();
+    ASSERT_EQ(decoded->text, text);
+  }
 }
 
 }  // namespace
