@@ -1,0 +1,831 @@
+#include "journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+namespace hutong::journal {
+namespace {
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t file_size(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool read_at(int fd, std::string& out, size_t size, uint64_t position) {
+  out.resize(size);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(position + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Base offsets of the segment files in `dir`, sorted; also removes leftovers of
+// interrupted compactions and index writes.
+Result<std::vector<uint64_t>> list_segments(const std::string& dir, bool read_only,
+                                            std::vector<std::string>& warnings) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status(kJournalIo, "cannot list " + dir + ": " + errno_text(errno));
+  std::vector<uint64_t> bases;
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    bool leftover = name.ends_with(".compacting") || name.ends_with(".tmp");
+    if (leftover && !read_only) {
+      ::unlink((dir + "/" + name).c_str());
+      warnings.push_back(dir + "/" + name + ": removed the leftover of an interrupted operation");
+      continue;
+    }
+    if (name.size() != 24 || !name.ends_with(".log")) continue;
+    if (!std::all_of(name.begin(), name.begin() + 20,
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    bases.push_back(std::stoull(name.substr(0, 20)));
+  }
+  ::closedir(d);
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+}  // namespace
+
+Journal::Journal(JournalOptions options) : options_(std::move(options)) {
+  if (!options_.file_ops) options_.file_ops = FileOps::system();
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options) {
+  if (options.directory.empty()) return Status(kJournalIo, "no journal directory configured");
+  std::unique_ptr<Journal> journal(new Journal(std::move(options)));
+  Status status = journal->recover();
+  if (!status) return status;
+  for (const std::string& warning : journal->recovery_.warnings)
+    spdlog::warn("journal: {}", warning);
+  if (!journal->options_.read_only) {
+    journal->last_sync_ = std::chrono::steady_clock::now();
+    journal->writer_ = std::thread([j = journal.get()] { j->writer_loop(); });
+  }
+  return journal;
+}
+
+Journal::~Journal() {
+  {
+    std::lock_guard lock(compaction_stop_mu_);
+    compaction_stopping_ = true;
+  }
+  compaction_stop_cv_.notify_all();
+  if (compactor_.joinable()) compactor_.join();
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (active_fd_ >= 0) ::close(active_fd_);
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+Status Journal::recover() {
+  const std::string& dir = options_.directory;
+  if (!options_.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return Status(kJournalIo, "cannot create the journal directory " + dir + ": " + ec.message());
+  }
+  dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0)
+    return Status(kJournalIo,
+                  "cannot open the journal directory " + dir + ": " + errno_text(errno));
+
+  if (!options_.read_only) {
+    std::string lock_path = dir + "/LOCK";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      return Status(kJournalIo, "cannot create " + lock_path + ": " + errno_text(errno) +
+                                    " (is the directory writable?)");
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      std::string holder;
+      read_at(lock_fd_, holder, std::min<uint64_t>(file_size(lock_fd_), 32), 0);
+      return Status(kJournalLocked, "the journal in " + dir + " is in use by another process" +
+                                        (holder.empty() ? "" : " (pid " + holder + ")") +
+                                        "; only one hub may open a journal directory");
+    }
+    std::string pid = std::to_string(::getpid());
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+      return Status(kJournalIo, "cannot write " + lock_path + ": " + errno_text(errno));
+    }
+  }
+
+  Result<std::vector<uint64_t>> bases = list_segments(dir, options_.read_only, recovery_.warnings);
+  if (!bases) return bases.status();
+
+  if (bases->empty()) {
+    if (options_.read_only) return Status(kJournalIo, dir + " holds no journal segments");
+    Status created = open_active_segment(0, true);
+    if (!created) return created;
+    recovery_.segments = 1;
+    return Status::ok();
+  }
+
+  for (size_t i = 0; i < bases->size(); ++i) {
+    uint64_t base = (*bases)[i];
+    bool last = i + 1 == bases->size();
+    std::string path = dir + "/" + segment_file_name(base, ".log");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status(kJournalIo, "cannot open " + path + ": " + errno_text(errno));
+    auto segment = std::make_shared<Segment>(base, path, fd);
+    uint64_t size = file_size(fd);
+
+    if (last && size < kSegmentHeaderSize && !options_.read_only) {
+      // Created but never written: a crash while rolling to a new segment.
+      recovery_.warnings.push_back(path + ": the segment header was incomplete (" +
+                                   std::to_string(size) + " bytes); rewritten");
+      segment.reset();
+      ::unlink(path.c_str());
+      Status created = open_active_segment(base, true);
+      if (!created) return created;
+      next_offset_ = base;
+      durable_end_ = base;
+      break;
+    }
+    std::string header_bytes;
+    read_at(fd, header_bytes, std::min<uint64_t>(size, kSegmentHeaderSize), 0);
+    Result<SegmentHeader> header = decode_segment_header(header_bytes, path);
+    if (!header) return header.status();
+    if (header->base_offset != base) {
+      return Status(kJournalCorrupt, path + ": its header says base offset " +
+                                         std::to_string(header->base_offset) + ", its name says " +
+                                         std::to_string(base));
+    }
+    if (!segments_.empty()) {
+      uint64_t expected = segments_.back()->end_offset();
+      if (expected != base) {
+        return Status(kJournalContinuity,
+                      segments_.back()->path() + " is sealed at offset " +
+                          std::to_string(expected) + " but the next segment, " + path +
+                          ", starts at " + std::to_string(base) +
+                          ": records are missing. Restore the journal directory from a backup; "
+                          "the hub will not start on a journal with a gap");
+      }
+    }
+
+    if (!last) {
+      // A sealed segment: trust its index if it is sound, and check its seal.
+      std::string idx_path = dir + "/" + segment_file_name(base, ".idx");
+      Result<std::vector<IndexEntry>> index = read_index_file(idx_path, size);
+      IndexEntry from{base, kSegmentHeaderSize};
+      if (index && !index->empty()) {
+        from = index->back();
+      } else if (!index) {
+        recovery_.warnings.push_back(index.status().message() + "; rebuilt from the segment");
+      }
+      ScanResult tail = scan_frames(fd, path, from.position, from.offset, size);
+      bool index_sound =
+          tail.problem.is_ok() && !tail.index.empty() && tail.index.front().offset == from.offset;
+      if (index && !index->empty() && !index_sound) {
+        // The index does not match the log (e.g. a crash between a compaction's
+        // rename and its index write): rebuild it from the log.
+        recovery_.warnings.push_back(idx_path +
+                                     " does not match its segment; rebuilt from the segment");
+        index = Status(kJournalCorrupt, "stale index");
+        tail = scan_frames(fd, path, kSegmentHeaderSize, base, size);
+      }
+      if (!tail.problem.is_ok() || !tail.ends_with_seal) {
+        return Status(kJournalContinuity,
+                      path + " is a sealed segment but does not end with its seal frame (" +
+                          (tail.problem.is_ok() ? std::string("it ends after offset ") +
+                                                      std::to_string(tail.end_offset)
+                                                : tail.problem.message()) +
+                          "): it was truncated or damaged, so records may be missing. Restore "
+                          "it from a backup; `hutong journal verify` lists every damaged place");
+      }
+      if (!index || index->empty()) {
+        ScanResult full = from.position == kSegmentHeaderSize
+                              ? std::move(tail)
+                              : scan_frames(fd, path, kSegmentHeaderSize, base, size);
+        if (!full.problem.is_ok()) return full.problem;
+        segment->set_index(full.index);
+        if (!options_.read_only) {
+          Status written = write_index_file(idx_path, full.index);
+          if (!written) recovery_.warnings.push_back(written.message());
+        }
+        segment->mark_sealed(full.end_offset, size);
+        segments_.push_back(segment);
+        continue;
+      } else {
+        segment->set_index(std::move(*index));
+      }
+      segment->mark_sealed(tail.end_offset, size);
+      segments_.push_back(segment);
+      continue;
+    }
+
+    // The active segment: scan it all; a torn or corrupt tail is cut off.
+    ScanResult scan = scan_frames(fd, path, kSegmentHeaderSize, base, size);
+    segment->set_index(scan.index);
+    if (!scan.problem.is_ok()) {
+      std::string what = scan.problem.message() + "; " + std::to_string(size - scan.valid_end) +
+                         " bytes after offset " + std::to_string(scan.end_offset) +
+                         " were never acknowledged as durable";
+      if (options_.read_only) {
+        recovery_.warnings.push_back(what + " (a hub opening the journal will truncate them)");
+      } else {
+        if (::truncate(path.c_str(), static_cast<off_t>(scan.valid_end)) != 0) {
+          return Status(kJournalIo, "cannot truncate " + path + ": " + errno_text(errno));
+        }
+        recovery_.warnings.push_back(what + "; truncated at byte " +
+                                     std::to_string(scan.valid_end));
+      }
+      size = scan.valid_end;
+    }
+    segments_.push_back(segment);
+    next_offset_ = scan.end_offset;
+    durable_end_ = scan.end_offset;
+    if (scan.ends_with_seal) {
+      segment->mark_sealed(scan.end_offset, size);
+      if (!options_.read_only) {
+        Status written = write_index_file(dir + "/" + segment_file_name(base, ".idx"), scan.index);
+        if (!written) recovery_.warnings.push_back(written.message());
+        Status created = open_active_segment(scan.end_offset, true);
+        if (!created) return created;
+      }
+    } else {
+      segment->set_readable_size(size);
+      if (!options_.read_only) {
+        Status opened = open_active_segment(base, false);
+        if (!opened) return opened;
+        written_size_ = durable_size_ = size;
+        last_index_position_ = scan.index.empty() ? 0 : scan.index.back().position;
+      }
+    }
+  }
+  recovery_.segments = segments_.size();
+  recovery_.next_offset = next_offset_;
+  return Status::ok();
+}
+
+// Opens the active segment for appending; `create` makes a new one (header,
+// fdatasync, directory fsync) at `base_offset`.
+Status Journal::open_active_segment(uint64_t base_offset, bool create) {
+  std::string path = options_.directory + "/" + segment_file_name(base_offset, ".log");
+  int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) {
+    int err = errno;
+    return Status(
+        err == ENOSPC ? kJournalDiskFull : kJournalIo,
+        "cannot " + std::string(create ? "create " : "open ") + path + ": " + errno_text(err));
+  }
+  if (create) {
+    std::string header = encode_segment_header(base_offset);
+    iovec iov{header.data(), header.size()};
+    if (options_.file_ops->writev(fd, &iov, 1) != static_cast<ssize_t>(header.size()) ||
+        options_.file_ops->fdatasync(fd) != 0 || ::fsync(dir_fd_) != 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return Status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
+                    "cannot write the header of " + path + ": " + errno_text(err));
+    }
+    int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (read_fd < 0) {
+      ::close(fd);
+      return Status(kJournalIo, "cannot open " + path + ": " + errno_text(errno));
+    }
+    auto segment = std::make_shared<Segment>(base_offset, path, read_fd);
+    segment->set_readable_size(kSegmentHeaderSize);
+    {
+      std::lock_guard lock(mu_);
+      segments_.push_back(segment);
+    }
+    written_size_ = durable_size_ = kSegmentHeaderSize;
+    last_index_position_ = 0;
+    next_offset_ = base_offset;
+  } else {
+    ::lseek(fd, 0, SEEK_END);
+  }
+  active_fd_ = fd;
+  return Status::ok();
+}
+
+// Seals the active segment (seal frame, fdatasync, index file) and starts the
+// next. The caller has made everything written so far durable.
+Status Journal::roll_segment() {
+  std::shared_ptr<Segment> active;
+  {
+    std::lock_guard lock(mu_);
+    active = segments_.back();
+  }
+  uint64_t next = next_offset_;
+  std::string seal = seal_frame(next, now_us());
+  iovec iov{seal.data(), seal.size()};
+  if (options_.file_ops->writev(active_fd_, &iov, 1) != static_cast<ssize_t>(seal.size()) ||
+      options_.file_ops->fdatasync(active_fd_) != 0) {
+    int err = errno;
+    if (options_.file_ops->ftruncate(active_fd_, static_cast<off_t>(durable_size_)) != 0) {
+      enter_failed(
+          Status(kJournalIo, active->path() + ": cannot undo a failed seal: " + errno_text(errno)));
+    }
+    return Status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
+                  "cannot seal " + active->path() + ": " + errno_text(err));
+  }
+  written_size_ += seal.size();
+  durable_size_ = written_size_;
+  ::close(active_fd_);
+  active_fd_ = -1;
+  Status indexed = write_index_file(
+      options_.directory + "/" + segment_file_name(active->base_offset(), ".idx"), active->index());
+  if (!indexed) spdlog::warn("journal: {} (it is rebuilt at the next start)", indexed.message());
+  {
+    std::lock_guard lock(mu_);
+    active->mark_sealed(next, durable_size_);
+  }
+  data_cv_.notify_all();
+  return open_active_segment(next, true);
+}
+
+void Journal::append_async(std::span<const RecordIn> records, AppendCallback done) {
+  if (options_.read_only) {
+    done(Status(kJournalClosed, "the journal in " + options_.directory + " is open read-only"));
+    return;
+  }
+  if (records.empty()) {
+    done(AppendResult{next_offset(), 0});
+    return;
+  }
+  FrameBuilder builder;
+  uint32_t delta = 0;
+  for (const RecordIn& record : records)
+    builder.add(delta++, record.op, record.topic, record.key, record.value);
+  Pending pending;
+  pending.count = builder.record_count();
+  pending.frame = std::move(builder).finish(0, now_us());
+  pending.done = std::move(done);
+  if (pending.frame.size() - kFrameHeaderSize > kMaxFrameBodySize) {
+    pending.done(Status(kJournalTooLarge, "an append of " + std::to_string(pending.frame.size()) +
+                                              " bytes exceeds the frame limit of 256 MiB"));
+    return;
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      pending.done(Status(kJournalClosed, "the journal is closing"));
+      return;
+    }
+    queue_.push_back(std::move(pending));
+  }
+  queue_cv_.notify_one();
+}
+
+Result<AppendResult> Journal::append(std::span<const RecordIn> records) {
+  std::promise<Result<AppendResult>> promise;
+  std::future<Result<AppendResult>> future = promise.get_future();
+  append_async(records,
+               [&promise](Result<AppendResult> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+void Journal::writer_loop() {
+  std::vector<Pending> group, unsynced;
+  uint64_t unsynced_records = 0;
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lock(queue_mu_);
+      if (unsynced.empty()) {
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      } else {
+        queue_cv_.wait_until(lock, last_sync_ + options_.sync_interval,
+                             [&] { return stopping_ || !queue_.empty(); });
+      }
+      stopping = stopping_;
+      group.swap(queue_);
+    }
+    if (stopping && group.empty() && unsynced.empty()) return;
+    if (!group.empty()) {
+      for (const Pending& p : group)
+        unsynced_records += p.count;
+      write_group(group, unsynced);
+      group.clear();
+    }
+    if (unsynced.empty()) {
+      unsynced_records = 0;
+      continue;
+    }
+    bool sync_now = options_.durability == Durability::kEach || stopping ||
+                    unsynced_records >= options_.sync_records ||
+                    std::chrono::steady_clock::now() >= last_sync_ + options_.sync_interval;
+    if (sync_now) {
+      sync_and_complete(unsynced);
+      unsynced_records = 0;
+    }
+  }
+}
+
+void Journal::fail_all(std::vector<Pending>& pendings, const Status& status) {
+  for (Pending& p : pendings)
+    p.done(status);
+  pendings.clear();
+}
+
+void Journal::enter_failed(Status status) {
+  spdlog::error("journal: {}; appends are refused until the hub restarts", status.message());
+  std::lock_guard lock(mu_);
+  if (failure_.is_ok()) failure_ = std::move(status);
+  data_cv_.notify_all();
+}
+
+Status Journal::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& unsynced) {
+  Status failed = failure();
+  if (!failed.is_ok()) {
+    fail_all(group, Status(kJournalFailed, failed.message()));
+    return;
+  }
+  size_t i = 0;
+  while (i < group.size()) {
+    if (active_fd_ < 0) {  // a previous roll could not create the next segment
+      Status created = open_active_segment(next_offset_, true);
+      if (!created) {
+        std::vector<Pending> rest(std::make_move_iterator(group.begin() + static_cast<long>(i)),
+                                  std::make_move_iterator(group.end()));
+        fail_all(rest, created);
+        return;
+      }
+    }
+    // Roll before a frame that would overflow a non-empty segment.
+    if (written_size_ > kSegmentHeaderSize &&
+        written_size_ + group[i].frame.size() > options_.segment_bytes) {
+      sync_and_complete(unsynced);
+      Status rolled =
+          failure().is_ok() ? roll_segment() : Status(kJournalFailed, failure().message());
+      if (!rolled) {
+        std::vector<Pending> rest(std::make_move_iterator(group.begin() + static_cast<long>(i)),
+                                  std::make_move_iterator(group.end()));
+        fail_all(rest, rolled);
+        return;
+      }
+    }
+    // Frames up to the segment limit go out in one writev.
+    std::vector<iovec> iov;
+    size_t j = i;
+    uint64_t bytes = 0;
+    uint64_t offset = next_offset_;
+    std::shared_ptr<Segment> active;
+    {
+      std::lock_guard lock(mu_);
+      active = segments_.back();
+    }
+    while (j < group.size() && iov.size() < IOV_MAX &&
+           (j == i || written_size_ + bytes + group[j].frame.size() <= options_.segment_bytes)) {
+      Pending& p = group[j];
+      patch_frame(p.frame, offset);
+      p.first_offset = offset;
+      uint64_t position = written_size_ + bytes;
+      if (last_index_position_ == 0 || position - last_index_position_ >= kIndexInterval) {
+        active->add_index_entry({offset, position});
+        last_index_position_ = position;
+      }
+      offset += p.count;
+      bytes += p.frame.size();
+      iov.push_back({p.frame.data(), p.frame.size()});
+      ++j;
+    }
+    ssize_t n = options_.file_ops->writev(active_fd_, iov.data(), static_cast<int>(iov.size()));
+    if (n != static_cast<ssize_t>(bytes)) {
+      int err = n < 0 ? errno : ENOSPC;  // a short write means the disk filled up
+      Status status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
+                    active->path() + ": cannot append " + std::to_string(bytes) + " bytes: " +
+                        errno_text(err) + "; nothing of this append was kept, retry later");
+      if (options_.file_ops->ftruncate(active_fd_, static_cast<off_t>(written_size_)) != 0) {
+        enter_failed(Status(
+            kJournalIo, active->path() + ": cannot undo a partial append: " + errno_text(errno)));
+      }
+      ::lseek(active_fd_, static_cast<off_t>(written_size_), SEEK_SET);
+      active->set_index([&] {
+        std::vector<IndexEntry> kept = active->index();
+        std::erase_if(kept, [&](const IndexEntry& e) { return e.position >= written_size_; });
+        return kept;
+      }());
+      last_index_position_ = active->index().empty() ? 0 : active->index().back().position;
+      std::vector<Pending> rest(std::make_move_iterator(group.begin() + static_cast<long>(i)),
+                                std::make_move_iterator(group.end()));
+      fail_all(rest, status);
+      return;
+    }
+    written_size_ += bytes;
+    next_offset_ = offset;
+    for (size_t k = i; k < j; ++k)
+      unsynced.push_back(std::move(group[k]));
+    i = j;
+    if (options_.durability == Durability::kNone) sync_and_complete(unsynced);
+  }
+}
+
+void Journal::sync_and_complete(std::vector<Pending>& unsynced) {
+  if (unsynced.empty()) return;
+  std::shared_ptr<Segment> active;
+  {
+    std::lock_guard lock(mu_);
+    active = segments_.back();
+  }
+  if (options_.durability != Durability::kNone && options_.file_ops->fdatasync(active_fd_) != 0) {
+    int err = errno;
+    // After a failed fdatasync the written pages' fate is unknown: cut them off,
+    // make that durable, and fail the appends so their callers retry.
+    Status status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
+                  active->path() + ": fdatasync failed: " + errno_text(err) +
+                      "; the unsynced appends were discarded, retry later");
+    if (options_.file_ops->ftruncate(active_fd_, static_cast<off_t>(durable_size_)) != 0 ||
+        options_.file_ops->fdatasync(active_fd_) != 0) {
+      enter_failed(Status(
+          kJournalIo,
+          active->path() + ": cannot recover from a failed fdatasync: " + errno_text(errno)));
+    }
+    ::lseek(active_fd_, static_cast<off_t>(durable_size_), SEEK_SET);
+    written_size_ = durable_size_;
+    next_offset_ = unsynced.front().first_offset;
+    std::vector<IndexEntry> kept = active->index();
+    std::erase_if(kept, [&](const IndexEntry& e) { return e.position >= durable_size_; });
+    last_index_position_ = kept.empty() ? 0 : kept.back().position;
+    active->set_index(std::move(kept));
+    fail_all(unsynced, status);
+    last_sync_ = std::chrono::steady_clock::now();
+    return;
+  }
+  last_sync_ = std::chrono::steady_clock::now();
+  durable_size_ = written_size_;
+  {
+    std::lock_guard lock(mu_);
+    active->set_readable_size(durable_size_);
+    durable_end_ = next_offset_;
+  }
+  data_cv_.notify_all();
+  for (Pending& p : unsynced)
+    p.done(AppendResult{p.first_offset, p.count});
+  unsynced.clear();
+}
+
+uint64_t Journal::next_offset() const {
+  return next_offset_.load();
+}
+
+uint64_t Journal::durable_end() const {
+  std::lock_guard lock(mu_);
+  return durable_end_;
+}
+
+std::vector<Journal::SegmentInfo> Journal::segments() const {
+  std::vector<std::shared_ptr<Segment>> copy;
+  uint64_t end;
+  {
+    std::lock_guard lock(mu_);
+    copy = segments_;
+    end = durable_end_;
+  }
+  std::vector<SegmentInfo> out;
+  for (const auto& s : copy) {
+    out.push_back({s->base_offset(), s->sealed() ? s->end_offset() : end, s->readable_size(),
+                   s->sealed(), s->path()});
+  }
+  return out;
+}
+
+std::shared_ptr<Segment> Journal::segment_for(uint64_t offset) const {
+  std::lock_guard lock(mu_);
+  auto it = std::upper_bound(
+      segments_.begin(), segments_.end(), offset,
+      [](uint64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset(); });
+  return it == segments_.begin() ? segments_.front() : *std::prev(it);
+}
+
+std::shared_ptr<Segment> Journal::segment_at(uint64_t base_offset) const {
+  std::lock_guard lock(mu_);
+  for (const auto& s : segments_) {
+    if (s->base_offset() == base_offset) return s;
+  }
+  return nullptr;
+}
+
+bool Journal::wait_for_data(const Segment* segment, uint64_t position,
+                            std::chrono::milliseconds wait) const {
+  std::unique_lock lock(mu_);
+  return data_cv_.wait_for(lock, wait, [&] {
+    return segment->readable_size() > position || segment->sealed() || !failure_.is_ok();
+  });
+}
+
+std::vector<Status> Journal::verify() const {
+  std::vector<Status> problems;
+  std::vector<std::shared_ptr<Segment>> copy;
+  {
+    std::lock_guard lock(mu_);
+    copy = segments_;
+  }
+  for (size_t i = 0; i < copy.size(); ++i) {
+    const Segment& s = *copy[i];
+    ScanResult scan = scan_frames(s.read_fd(), s.path(), kSegmentHeaderSize, s.base_offset(),
+                                  s.sealed() ? file_size(s.read_fd()) : s.readable_size());
+    if (!scan.problem.is_ok()) problems.push_back(scan.problem);
+    if (i + 1 < copy.size()) {
+      if (!scan.ends_with_seal && scan.problem.is_ok()) {
+        problems.push_back(Status(kJournalContinuity,
+                                  s.path() + " is not the last segment but has no seal frame"));
+      } else if (scan.ends_with_seal && scan.end_offset != copy[i + 1]->base_offset()) {
+        problems.push_back(Status(
+            kJournalContinuity,
+            s.path() + " is sealed at offset " + std::to_string(scan.end_offset) +
+                " but the next segment starts at " + std::to_string(copy[i + 1]->base_offset())));
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- readers
+
+struct JournalReader::Snapshot {
+  std::unordered_map<std::string, uint64_t> latest;  // topic '\0' key -> offset
+  uint64_t end = 0;                                  // records below this come from the snapshot
+};
+
+JournalReader::JournalReader(const Journal* journal, uint64_t from,
+                             std::set<std::string, std::less<>> topics,
+                             std::shared_ptr<const Snapshot> snapshot)
+    : journal_(journal),
+      next_offset_(from),
+      topics_(std::move(topics)),
+      snapshot_(std::move(snapshot)) {
+  segment_ = journal_->segment_for(from);
+  position_ = segment_->seek(from).position;
+}
+
+JournalReader::~JournalReader() = default;
+
+std::unique_ptr<JournalReader> Journal::read_from(uint64_t offset,
+                                                  std::set<std::string, std::less<>> topics) const {
+  return std::unique_ptr<JournalReader>(
+      new JournalReader(this, offset, std::move(topics), nullptr));
+}
+
+Result<std::unique_ptr<JournalReader>> Journal::snapshot_then_live(
+    std::set<std::string, std::less<>> topics) const {
+  auto snapshot = std::make_shared<JournalReader::Snapshot>();
+  snapshot->end = durable_end();
+  std::unique_ptr<JournalReader> scan = read_from(0, topics);
+  std::string composite;
+  while (scan->position() < snapshot->end) {
+    Result<std::optional<RecordView>> record = scan->next();
+    if (!record) return record.status();
+    if (!*record) break;
+    if ((*record)->offset >= snapshot->end) break;
+    composite.assign((*record)->topic);
+    composite += '\0';
+    composite += (*record)->key;
+    snapshot->latest[composite] = (*record)->offset;
+  }
+  return std::unique_ptr<JournalReader>(
+      new JournalReader(this, 0, std::move(topics), std::move(snapshot)));
+}
+
+bool JournalReader::wanted(const RecordView& record) const {
+  if (!topics_.empty() && topics_.find(record.topic) == topics_.end()) return false;
+  if (snapshot_ && record.offset < snapshot_->end) {
+    if (record.op == Op::kDelete) return false;
+    std::string composite(record.topic);
+    composite += '\0';
+    composite += record.key;
+    auto it = snapshot_->latest.find(composite);
+    return it != snapshot_->latest.end() && it->second == record.offset;
+  }
+  return true;
+}
+
+Status JournalReader::load_frame(bool& progressed) {
+  progressed = false;
+  uint64_t limit = segment_->readable_size();
+  if (position_ + kFrameHeaderSize > limit) return Status::ok();
+  std::string header_bytes;
+  if (!read_at(segment_->read_fd(), header_bytes, kFrameHeaderSize, position_)) {
+    return Status(kJournalIo,
+                  segment_->path() + ": cannot read at byte " + std::to_string(position_));
+  }
+  FrameHeader header = read_frame_header(header_bytes.data());
+  if (header.body_length < kFrameFixedBodySize || header.body_length > kMaxFrameBodySize ||
+      position_ + kFrameHeaderSize + header.body_length > limit) {
+    return Status(kJournalCorrupt, segment_->path() + ": a frame at byte " +
+                                       std::to_string(position_) +
+                                       " declares an impossible length");
+  }
+  if (!read_at(segment_->read_fd(), frame_body_, header.body_length,
+               position_ + kFrameHeaderSize) ||
+      !frame_crc_matches(header, frame_body_)) {
+    return Status(kJournalCorrupt,
+                  segment_->path() + ": the frame at byte " + std::to_string(position_) +
+                      " fails its checksum (offset " + std::to_string(next_offset_) +
+                      " onwards); `hutong journal verify` reports every damaged place");
+  }
+  Result<FrameView> frame = parse_frame_body(frame_body_);
+  if (!frame) {
+    return Status(kJournalCorrupt, segment_->path() + " at byte " + std::to_string(position_) +
+                                       ": " + frame.status().message());
+  }
+  position_ += kFrameHeaderSize + header.body_length;
+  frame_ = *frame;
+  cursor_.emplace(*frame_);
+  progressed = true;
+  return Status::ok();
+}
+
+Result<std::optional<RecordView>> JournalReader::next(std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    if (cursor_) {
+      RecordView record;
+      Status status;
+      while (cursor_->next(record, status)) {
+        if (record.offset < next_offset_) continue;
+        next_offset_ = record.offset + 1;
+        if (wanted(record)) return std::optional<RecordView>(record);
+      }
+      if (!status.is_ok()) return status;
+      if (frame_->is_seal()) {
+        uint64_t next_base = frame_->base_offset;
+        std::shared_ptr<Segment> next = journal_->segment_at(next_base);
+        if (!next) {
+          // The next segment is being created; come back shortly.
+          if (std::chrono::steady_clock::now() >= deadline) return std::optional<RecordView>();
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        segment_ = std::move(next);
+        position_ = kSegmentHeaderSize;
+        next_offset_ = std::max(next_offset_, next_base);
+      } else {
+        next_offset_ = std::max(next_offset_, frame_->end_offset());
+      }
+      cursor_.reset();
+      frame_.reset();
+    }
+    bool progressed = false;
+    Status status = load_frame(progressed);
+    if (!status.is_ok()) return status;
+    if (progressed) continue;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::optional<RecordView>();
+    journal_->wait_for_data(segment_.get(), position_,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                std::chrono::milliseconds(1));
+  }
+}
+
+void Journal::start_background_compaction(RetentionPolicy policy,
+                                          std::chrono::milliseconds interval) {
+  if (compactor_.joinable() || options_.read_only) return;
+  compactor_ = std::thread(
+      [this, policy = std::move(policy), interval] { compaction_loop(policy, interval); });
+}
+
+void Journal::compaction_loop(RetentionPolicy policy, std::chrono::milliseconds interval) {
+  for (;;) {
+    {
+      std::unique_lock lock(compaction_stop_mu_);
+      if (compaction_stop_cv_.wait_for(lock, interval, [&] { return compaction_stopping_; }))
+        return;
+    }
+    Result<CompactionReport> report = compact(policy);
+    if (!report) spdlog::warn("journal: compaction failed: {}", report.status().message());
+  }
+}
+
+}  // namespace hutong::journal
