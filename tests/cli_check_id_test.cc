@@ -1,39 +1,20 @@
 // hutong check-id, run as a process the way an operator runs it: one case per
 // ID defect in the department-systems spec, each with its reason code.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "process_util.h"
+
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s)
-    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using hutong::testing::shell_quote;
+using CliRun = hutong::testing::ProcessResult;
 
 CliRun run(const std::string& args, const std::string& stdin_text = "") {
-  std::string command = std::string(HUTONG_CLI) + " " + args;
-  if (!stdin_text.empty()) command = "printf '%s' " + shell_quote(stdin_text) + " | " + command;
-  CliRun result;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    result.out.append(buf, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return hutong::testing::run_command(std::string(HUTONG_CLI) + " " + args, stdin_text);
 }
 
 nlohmann::json check_one(const std::string& value) {

@@ -37,12 +37,13 @@ int main(int argc, char** argv) {
         std::vector<std::string> keys, values;
         for (uint32_t i = 0; i < size; ++i) {
           keys.push_back("b" + std::to_string(batch) + "-" + std::to_string(i));
-          values.push_back(std::to_string(batch) + "/" + std::to_string(i) + "/" + std::to_string(size) +
-                           "/" + std::string(rng() % 300, 'x'));
+          values.push_back(std::to_string(batch) + "/" + std::to_string(i) + "/" +
+                           std::to_string(size) + "/" + std::string(rng() % 300, 'x'));
         }
         std::vector<hutong::journal::RecordIn> records;
         for (uint32_t i = 0; i < size; ++i) {
-          records.push_back({hutong::journal::Op::kUpsert, i % 2 ? "odd" : "even", keys[i], values[i]});
+          records.push_back(
+              {hutong::journal::Op::kUpsert, i % 2 ? "odd" : "even", keys[i], values[i]});
         }
         auto result = (*journal)->append(records);
         if (!result) {
@@ -50,11 +51,13 @@ int main(int argc, char** argv) {
           std::_Exit(1);
         }
         char line[96];
-        int n = std::snprintf(line, sizeof line, "ack %llu %llu %u\n", static_cast<unsigned long long>(batch),
+        int n = std::snprintf(line, sizeof line, "ack %llu %llu %u\n",
+                              static_cast<unsigned long long>(batch),
                               static_cast<unsigned long long>(result->first_offset), result->count);
         if (::write(1, line, static_cast<size_t>(n)) != n) std::_Exit(1);
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
 }

@@ -46,7 +46,8 @@ std::map<uint64_t, Ack> run_and_kill(const std::string& dir, uint64_t first_batc
   std::string out;
   char buf[65536];
   ssize_t n;
-  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
   ::close(pipe_fds[0]);
   int status;
   ::waitpid(pid, &status, 0);
@@ -56,7 +57,8 @@ std::map<uint64_t, Ack> run_and_kill(const std::string& dir, uint64_t first_batc
   std::string word;
   uint64_t id, first;
   uint32_t count;
-  while (lines >> word >> id >> first >> count) acks[id] = {first, count};
+  while (lines >> word >> id >> first >> count)
+    acks[id] = {first, count};
   return acks;
 }
 
@@ -68,7 +70,8 @@ TEST(JournalCrash, SigkillAtRandomMomentsLosesNothingAcknowledged) {
   const int kIterations = 60;
   for (int iteration = 0; iteration < kIterations; ++iteration) {
     int run_ms = 10 + static_cast<int>(rng() % 60);
-    std::map<uint64_t, Ack> acks = run_and_kill(dir.path(), static_cast<uint64_t>(iteration) * 1000000, run_ms);
+    std::map<uint64_t, Ack> acks =
+        run_and_kill(dir.path(), static_cast<uint64_t>(iteration) * 1000000, run_ms);
     all_acks.insert(acks.begin(), acks.end());
     total_acked += acks.size();
 

@@ -12,4 +12,7 @@ namespace hutong::cli {
 int check_id(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
              std::ostream& err);
 
+int journal(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err);
+
 }  // namespace hutong::cli

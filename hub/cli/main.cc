@@ -18,6 +18,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"check-id", "normalize and validate resident ID numbers; say why one is rejected",
      hutong::cli::check_id},
+    {"journal", "inspect a journal directory: ls | dump | verify", hutong::cli::journal},
 };
 
 void usage(std::ostream& out) {

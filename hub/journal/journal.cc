@@ -186,12 +186,17 @@ Status Journal::recover() {
     if (!segments_.empty()) {
       uint64_t expected = segments_.back()->end_offset();
       if (expected != base) {
-        return Status(kJournalContinuity,
-                      segments_.back()->path() + " is sealed at offset " +
-                          std::to_string(expected) + " but the next segment, " + path +
-                          ", starts at " + std::to_string(base) +
-                          ": records are missing. Restore the journal directory from a backup; "
-                          "the hub will not start on a journal with a gap");
+        if (options_.read_only) {
+          recovery_.warnings.push_back("records " + std::to_string(expected) + " to " +
+                                       std::to_string(base) + " are missing before " + path);
+        } else {
+          return Status(kJournalContinuity,
+                        segments_.back()->path() + " is sealed at offset " +
+                            std::to_string(expected) + " but the next segment, " + path +
+                            ", starts at " + std::to_string(base) +
+                            ": records are missing. Restore the journal directory from a backup; "
+                            "the hub will not start on a journal with a gap");
+        }
       }
     }
 
@@ -215,6 +220,15 @@ Status Journal::recover() {
                                      " does not match its segment; rebuilt from the segment");
         index = Status(kJournalCorrupt, "stale index");
         tail = scan_frames(fd, path, kSegmentHeaderSize, base, size);
+      }
+      if ((!tail.problem.is_ok() || !tail.ends_with_seal) && options_.read_only) {
+        // Inspection goes on, so that `hutong journal verify` can list every damaged place.
+        ScanResult full = scan_frames(fd, path, kSegmentHeaderSize, base, size);
+        recovery_.warnings.push_back(path + " is sealed but damaged: the hub will refuse to start");
+        segment->set_index(full.index);
+        segment->mark_sealed(full.end_offset, size);
+        segments_.push_back(segment);
+        continue;
       }
       if (!tail.problem.is_ok() || !tail.ends_with_seal) {
         return Status(kJournalContinuity,

@@ -1,0 +1,28 @@
+#include "journal/envelope_record.h"
+
+namespace hutong::journal {
+
+RecordIn to_record(const hutong::v1::Envelope& envelope, std::string& value_storage) {
+  hutong::v1::Envelope rest = envelope;
+  rest.clear_topic();
+  rest.clear_key();
+  rest.clear_offset();
+  value_storage.clear();
+  rest.SerializeToString(&value_storage);
+  return RecordIn{envelope.op() == hutong::v1::OP_DELETE ? Op::kDelete : Op::kUpsert,
+                  envelope.topic(), envelope.key(), value_storage};
+}
+
+bool from_record(const RecordView& record, hutong::v1::Envelope& envelope) {
+  if (!envelope.ParseFromArray(record.value.data(), static_cast<int>(record.value.size())))
+    return false;
+  envelope.set_topic(std::string(record.topic));
+  envelope.set_key(std::string(record.key));
+  envelope.set_offset(record.offset);
+  if (envelope.op() == hutong::v1::OP_UNSPECIFIED) {
+    envelope.set_op(record.op == Op::kDelete ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);
+  }
+  return true;
+}
+
+}  // namespace hutong::journal

@@ -1,0 +1,21 @@
+// How an Envelope is kept in the journal: topic and key travel in the record
+// header (so readers filter and compaction dedups without parsing protobuf), the
+// offset is the record's own; the value is the rest of the Envelope, serialized.
+#pragma once
+
+#include <string>
+
+#include "hutong/v1/envelope.pb.h"
+#include "journal/format.h"
+
+namespace hutong::journal {
+
+// The record for `envelope`; `value_storage` receives the serialized remainder
+// and must outlive the RecordIn.
+RecordIn to_record(const hutong::v1::Envelope& envelope, std::string& value_storage);
+
+// The Envelope a record holds, with topic, key and offset restored; false when
+// the value is not a serialized Envelope.
+bool from_record(const RecordView& record, hutong::v1::Envelope& envelope);
+
+}  // namespace hutong::journal
