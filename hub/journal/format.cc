@@ -90,7 +90,8 @@ bool get_varint(std::string_view& in, uint64_t& value) {
   return false;
 }
 
-FrameBuilder::FrameBuilder() {
+FrameBuilder::FrameBuilder(size_t expected_bytes) {
+  buffer_.reserve(kFrameHeaderSize + kFrameFixedBodySize + expected_bytes);
   buffer_.assign(kFrameHeaderSize + kFrameFixedBodySize, '\0');
 }
 

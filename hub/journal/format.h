@@ -83,7 +83,8 @@ struct FrameView {
 // the base offset and the CRC in place and write it with one call.
 class FrameBuilder {
  public:
-  FrameBuilder();
+  // `expected_bytes`: the records' topic, key and value sizes summed, if known.
+  explicit FrameBuilder(size_t expected_bytes = 0);
   // Appends a record at `offset_delta` from the frame's (future) base offset.
   void add(uint32_t offset_delta, Op op, std::string_view topic, std::string_view key,
            std::string_view value);

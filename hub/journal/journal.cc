@@ -294,7 +294,7 @@ Status Journal::recover() {
       if (!options_.read_only) {
         Status opened = open_active_segment(base, false);
         if (!opened) return opened;
-        written_size_ = durable_size_ = size;
+        written_size_ = durable_size_ = writeback_started_ = size;
         last_index_position_ = scan.index.empty() ? 0 : scan.index.back().position;
       }
     }
@@ -338,7 +338,7 @@ Status Journal::open_active_segment(uint64_t base_offset, bool create) {
       std::lock_guard lock(mu_);
       segments_.push_back(segment);
     }
-    written_size_ = durable_size_ = kSegmentHeaderSize;
+    written_size_ = durable_size_ = writeback_started_ = kSegmentHeaderSize;
     last_index_position_ = 0;
     next_offset_ = base_offset;
   } else {
@@ -393,7 +393,12 @@ void Journal::append_async(std::span<const RecordIn> records, AppendCallback don
     done(AppendResult{next_offset(), 0});
     return;
   }
-  FrameBuilder builder;
+  size_t expected = 0;
+  for (const RecordIn& record : records) {
+    expected +=
+        record.topic.size() + record.key.size() + record.value.size() + 16;  // + varints, op
+  }
+  FrameBuilder builder(expected);
   uint32_t delta = 0;
   for (const RecordIn& record : records)
     builder.add(delta++, record.op, record.topic, record.key, record.value);
@@ -559,6 +564,15 @@ void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& uns
     }
     written_size_ += bytes;
     next_offset_ = offset;
+    // Start writeback of what is written now, so that the next fdatasync has
+    // little left to wait for (the disk works while we keep appending).
+    if (options_.durability == Durability::kGroup &&
+        written_size_ - writeback_started_ >= kWritebackChunk) {
+      ::sync_file_range(active_fd_, static_cast<off_t>(writeback_started_),
+                        static_cast<off_t>(written_size_ - writeback_started_),
+                        SYNC_FILE_RANGE_WRITE);
+      writeback_started_ = written_size_;
+    }
     for (size_t k = i; k < j; ++k)
       unsynced.push_back(std::move(group[k]));
     i = j;
@@ -587,7 +601,7 @@ void Journal::sync_and_complete(std::vector<Pending>& unsynced) {
           active->path() + ": cannot recover from a failed fdatasync: " + errno_text(errno)));
     }
     ::lseek(active_fd_, static_cast<off_t>(durable_size_), SEEK_SET);
-    written_size_ = durable_size_;
+    written_size_ = writeback_started_ = durable_size_;
     next_offset_ = unsynced.front().first_offset;
     std::vector<IndexEntry> kept = active->index();
     std::erase_if(kept, [&](const IndexEntry& e) { return e.position >= durable_size_; });
@@ -745,31 +759,46 @@ bool JournalReader::wanted(const RecordView& record) const {
   return true;
 }
 
+// Makes bytes [position, position + size) of the segment available in buffer_,
+// reading ahead in large chunks (never past `limit`, the readable size).
+bool JournalReader::fill(uint64_t position, size_t size, uint64_t limit) {
+  if (position >= buffer_start_ && position + size <= buffer_start_ + buffer_.size()) return true;
+  size_t want = std::max<size_t>(size, kReadAhead);
+  want = static_cast<size_t>(std::min<uint64_t>(want, limit - position));
+  if (want < size) return false;
+  if (!read_at(segment_->read_fd(), buffer_, want, position)) return false;
+  buffer_start_ = position;
+  return true;
+}
+
 Status JournalReader::load_frame(bool& progressed) {
   progressed = false;
   uint64_t limit = segment_->readable_size();
   if (position_ + kFrameHeaderSize > limit) return Status::ok();
-  std::string header_bytes;
-  if (!read_at(segment_->read_fd(), header_bytes, kFrameHeaderSize, position_)) {
+  if (!fill(position_, kFrameHeaderSize, limit)) {
     return Status(kJournalIo,
                   segment_->path() + ": cannot read at byte " + std::to_string(position_));
   }
-  FrameHeader header = read_frame_header(header_bytes.data());
+  FrameHeader header = read_frame_header(buffer_.data() + (position_ - buffer_start_));
   if (header.body_length < kFrameFixedBodySize || header.body_length > kMaxFrameBodySize ||
       position_ + kFrameHeaderSize + header.body_length > limit) {
     return Status(kJournalCorrupt, segment_->path() + ": a frame at byte " +
                                        std::to_string(position_) +
                                        " declares an impossible length");
   }
-  if (!read_at(segment_->read_fd(), frame_body_, header.body_length,
-               position_ + kFrameHeaderSize) ||
-      !frame_crc_matches(header, frame_body_)) {
+  if (!fill(position_, kFrameHeaderSize + header.body_length, limit)) {
+    return Status(kJournalIo,
+                  segment_->path() + ": cannot read at byte " + std::to_string(position_));
+  }
+  std::string_view body(buffer_.data() + (position_ - buffer_start_) + kFrameHeaderSize,
+                        header.body_length);
+  if (!frame_crc_matches(header, body)) {
     return Status(kJournalCorrupt,
                   segment_->path() + ": the frame at byte " + std::to_string(position_) +
                       " fails its checksum (offset " + std::to_string(next_offset_) +
                       " onwards); `hutong journal verify` reports every damaged place");
   }
-  Result<FrameView> frame = parse_frame_body(frame_body_);
+  Result<FrameView> frame = parse_frame_body(body);
   if (!frame) {
     return Status(kJournalCorrupt, segment_->path() + " at byte " + std::to_string(position_) +
                                        ": " + frame.status().message());
@@ -804,6 +833,8 @@ Result<std::optional<RecordView>> JournalReader::next(std::chrono::milliseconds 
         }
         segment_ = std::move(next);
         position_ = kSegmentHeaderSize;
+        buffer_.clear();
+        buffer_start_ = 0;
         next_offset_ = std::max(next_offset_, next_base);
       } else {
         next_offset_ = std::max(next_offset_, frame_->end_offset());

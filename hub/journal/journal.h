@@ -95,7 +95,9 @@ class JournalReader {
   struct Snapshot;
   JournalReader(const Journal* journal, uint64_t from, std::set<std::string, std::less<>> topics,
                 std::shared_ptr<const Snapshot> snapshot);
+  static constexpr size_t kReadAhead = 256 << 10;
   Status load_frame(bool& progressed);
+  bool fill(uint64_t position, size_t size, uint64_t limit);
   bool wanted(const RecordView& record) const;
 
   const Journal* journal_;
@@ -104,7 +106,8 @@ class JournalReader {
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<Segment> segment_;
   uint64_t position_ = 0;  // byte position of the next frame in segment_
-  std::string frame_body_;
+  std::string buffer_;     // bytes of segment_ from buffer_start_, read ahead
+  uint64_t buffer_start_ = 0;
   std::optional<FrameView> frame_;
   std::optional<RecordCursor> cursor_;
 };
@@ -198,8 +201,10 @@ class Journal {
 
   // Writer-thread state.
   int active_fd_ = -1;
-  uint64_t written_size_ = 0;             // bytes written to the active segment
-  uint64_t durable_size_ = 0;             // of which durable
+  uint64_t written_size_ = 0;       // bytes written to the active segment
+  uint64_t durable_size_ = 0;       // of which durable
+  uint64_t writeback_started_ = 0;  // bytes handed to sync_file_range
+  static constexpr uint64_t kWritebackChunk = 256 << 10;
   std::atomic<uint64_t> next_offset_{0};  // written by the writer thread only
   uint64_t last_index_position_ = 0;
   std::chrono::steady_clock::time_point last_sync_;
