@@ -192,7 +192,7 @@ void latency(journal::Journal& j, const journal::RecordIn& record, double rate, 
 
 int main(int argc, char** argv) {
   std::string root = std::filesystem::temp_directory_path().string();
-  size_t records = 2'000'000;
+  size_t records = 1'000'000;
   double replay_gb = 2.0;
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
 
   // The disk's speed drifts (other writers, writeback of earlier runs), so the
   // baseline and the journal alternate, and the medians are compared.
-  const int rounds = quick ? 1 : 3;
+  const int rounds = quick ? 1 : 5;
   std::vector<double> baselines, batched, singles, ratios;
   uint64_t replayed = 0;
   double replay = 0;

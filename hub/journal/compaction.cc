@@ -121,7 +121,7 @@ Result<CompactionReport> Journal::compact(const RetentionPolicy& policy) {
             if (!status.is_ok() && problem.is_ok()) problem = status;
             if (builder.record_count() == 0) return;
             after += builder.record_count();
-            rewritten = std::move(builder).finish(first, frame.append_time_us);
+            rewritten = std::move(builder).finish(first, frame.append_time_us).bytes;
           }
           if (index.empty() || out.size() - last_indexed >= kIndexInterval) {
             FrameView parsed =

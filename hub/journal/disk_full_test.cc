@@ -67,6 +67,46 @@ TEST(DiskFull, ThroughTheFaultSeam) {
   EXPECT_EQ(all[50].key, "after");
 }
 
+// fdatasync fails (as it does on ENOSPC with delayed allocation, or on EIO):
+// the appends it would have made durable fail, what was written since the last
+// good sync is cut off, and the journal carries on.
+class FailingSync : public FileOps {
+ public:
+  std::atomic<int> failures{0};
+  int fdatasync(int fd) override {
+    if (failures > 0) {
+      --failures;
+      errno = EIO;
+      return -1;
+    }
+    return FileOps::fdatasync(fd);
+  }
+};
+
+TEST(DiskFull, FailedFdatasyncFailsTheUnsyncedAppendsOnly) {
+  TempDir dir;
+  auto disk = std::make_shared<FailingSync>();
+  JournalOptions options;
+  options.file_ops = disk;
+  auto journal = open_journal(dir.path(), options);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append_one(*journal, "t", std::to_string(i), "kept"));
+  disk->failures = 1;
+  Result<AppendResult> failed = append_one(*journal, "t", "lost", "x");
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.code(), kJournalIo);
+  EXPECT_NE(failed.status().message().find("fdatasync failed"), std::string::npos);
+  Result<AppendResult> next = append_one(*journal, "t", "after", "x");
+  ASSERT_TRUE(next) << next.status().to_string();
+  EXPECT_EQ(next->first_offset, 10u);  // the failed append's offset is reused
+  journal.reset();
+  options.file_ops = nullptr;
+  journal = open_journal(dir.path(), options);
+  std::vector<Owned> all = read_all(*journal);
+  ASSERT_EQ(all.size(), 11u);
+  EXPECT_EQ(all[10].key, "after");
+  EXPECT_TRUE(journal->recovery_report().warnings.empty());
+}
+
 TEST(DiskFull, OnARealFullFilesystem) {
   TempDir dir;
   std::string mount_point = dir.file("small");

@@ -109,27 +109,38 @@ void FrameBuilder::add(uint32_t offset_delta, Op op, std::string_view topic, std
   last_delta_ = offset_delta;
 }
 
-std::string FrameBuilder::finish(uint64_t base_offset, int64_t append_time_us,
-                                 uint32_t attributes) && {
+BuiltFrame FrameBuilder::finish(uint64_t base_offset, int64_t append_time_us,
+                                uint32_t attributes) && {
   char* body = buffer_.data() + kFrameHeaderSize;
   put_u32(body + kLastDeltaAt, last_delta_);
   put_u32(body + kCountAt, count_);
   put_u64(body + kTimeAt, static_cast<uint64_t>(append_time_us));
   put_u32(body + kAttributesAt, attributes);
-  patch_frame(buffer_, base_offset);
-  return std::move(buffer_);
+  BuiltFrame frame;
+  frame.records_crc = crc32c_extend(0, body + kFrameFixedBodySize,
+                                    buffer_.size() - kFrameHeaderSize - kFrameFixedBodySize);
+  frame.bytes = std::move(buffer_);
+  patch_frame(frame, base_offset);
+  return frame;
 }
 
-void patch_frame(std::string& frame, uint64_t base_offset) {
-  char* body = frame.data() + kFrameHeaderSize;
-  size_t body_length = frame.size() - kFrameHeaderSize;
+void patch_frame(BuiltFrame& frame, uint64_t base_offset) {
+  char* body = frame.bytes.data() + kFrameHeaderSize;
+  size_t body_length = frame.bytes.size() - kFrameHeaderSize;
   put_u64(body + kBaseOffsetAt, base_offset);
-  put_u32(frame.data(), static_cast<uint32_t>(body_length));
-  put_u32(frame.data() + 4, mask_crc(crc32c_extend(0, body, body_length)));
+  put_u32(frame.bytes.data(), static_cast<uint32_t>(body_length));
+  put_u32(frame.bytes.data() + 4,
+          mask_crc(crc32c_extend(frame.records_crc, body, kFrameFixedBodySize)));
 }
 
 std::string seal_frame(uint64_t next_offset, int64_t append_time_us) {
-  return FrameBuilder().finish(next_offset, append_time_us, kAttributeSeal);
+  return FrameBuilder().finish(next_offset, append_time_us, kAttributeSeal).bytes;
+}
+
+uint32_t frame_crc(std::string_view body) {
+  uint32_t records =
+      crc32c_extend(0, body.data() + kFrameFixedBodySize, body.size() - kFrameFixedBodySize);
+  return crc32c_extend(records, body.data(), kFrameFixedBodySize);
 }
 
 FrameHeader read_frame_header(const char* bytes) {
@@ -137,7 +148,7 @@ FrameHeader read_frame_header(const char* bytes) {
 }
 
 bool frame_crc_matches(const FrameHeader& header, std::string_view body) {
-  return unmask_crc(header.masked_crc) == crc32c(body);
+  return body.size() >= kFrameFixedBodySize && unmask_crc(header.masked_crc) == frame_crc(body);
 }
 
 Result<FrameView> parse_frame_body(std::string_view body) {

@@ -79,8 +79,16 @@ struct FrameView {
   }
 };
 
-// Builds one frame (header + body) in a single buffer, so the writer can patch
-// the base offset and the CRC in place and write it with one call.
+// A finished frame (header + body in one buffer) and the CRC of its records
+// region, from which the frame CRC is completed cheaply once the base offset is
+// known (the CRC covers the records first, then the fixed fields).
+struct BuiltFrame {
+  std::string bytes;
+  uint32_t records_crc = 0;
+};
+
+// Builds one frame in a single buffer, so the writer can patch the base offset
+// and the CRC in place and write it with one call.
 class FrameBuilder {
  public:
   // `expected_bytes`: the records' topic, key and value sizes summed, if known.
@@ -90,7 +98,7 @@ class FrameBuilder {
            std::string_view value);
   uint32_t record_count() const { return count_; }
   // Completes the frame; `base_offset` may be patched later with patch_frame().
-  std::string finish(uint64_t base_offset, int64_t append_time_us, uint32_t attributes = 0) &&;
+  BuiltFrame finish(uint64_t base_offset, int64_t append_time_us, uint32_t attributes = 0) &&;
 
  private:
   std::string buffer_;
@@ -98,10 +106,12 @@ class FrameBuilder {
   uint32_t last_delta_ = 0;
 };
 
-// Sets the base offset of a finished frame and (re)computes its CRC.
-void patch_frame(std::string& frame, uint64_t base_offset);
+// Sets the base offset of a finished frame and completes its CRC.
+void patch_frame(BuiltFrame& frame, uint64_t base_offset);
 // A finished frame with no records that seals a segment at `next_offset`.
 std::string seal_frame(uint64_t next_offset, int64_t append_time_us);
+// The frame CRC of a body: CRC-32C of body[28..] followed by body[0..28].
+uint32_t frame_crc(std::string_view body);
 
 // Reads the frame header at the start of `bytes`: the body length, or an error
 // when the length is impossible.

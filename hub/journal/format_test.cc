@@ -26,8 +26,9 @@ TEST(Format, FrameRoundTrips) {
   builder.add(0, Op::kUpsert, "education.enrollment", "610523201510081231", "payload-1");
   builder.add(1, Op::kDelete, "civil_affairs.dibao_member", "DB1|x", "");
   builder.add(2, Op::kUpsert, "t", "", std::string(1000, 'v'));
-  std::string frame = std::move(builder).finish(0, 42);
-  patch_frame(frame, 100);
+  BuiltFrame built = std::move(builder).finish(0, 42);
+  patch_frame(built, 100);
+  std::string& frame = built.bytes;
   FrameHeader header = read_frame_header(frame.data());
   std::string_view body = std::string_view(frame).substr(kFrameHeaderSize);
   ASSERT_EQ(header.body_length, body.size());
@@ -58,7 +59,7 @@ TEST(Format, FrameRoundTrips) {
 TEST(Format, AnyFlippedByteFailsTheChecksum) {
   FrameBuilder builder;
   builder.add(0, Op::kUpsert, "topic", "key", "value");
-  std::string frame = std::move(builder).finish(7, 1);
+  std::string frame = std::move(builder).finish(7, 1).bytes;
   for (size_t i = kFrameHeaderSize; i < frame.size(); ++i) {
     std::string damaged = frame;
     damaged[i] ^= 0x10;

@@ -87,6 +87,9 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options) {
   if (!journal->options_.read_only) {
     journal->last_sync_ = std::chrono::steady_clock::now();
     journal->writer_ = std::thread([j = journal.get()] { j->writer_loop(); });
+    if (journal->options_.durability != Durability::kNone) {
+      journal->syncer_ = std::thread([j = journal.get()] { j->syncer_loop(); });
+    }
   }
   return journal;
 }
@@ -103,7 +106,13 @@ Journal::~Journal() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (writer_.joinable()) writer_.join();  // it drains the syncer before it ends
+  {
+    std::lock_guard lock(sync_mu_);
+    stop_syncer_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
   if (active_fd_ >= 0) ::close(active_fd_);
   if (dir_fd_ >= 0) ::close(dir_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
@@ -370,7 +379,11 @@ Status Journal::roll_segment() {
                   "cannot seal " + active->path() + ": " + errno_text(err));
   }
   written_size_ += seal.size();
-  durable_size_ = written_size_;
+  {
+    std::lock_guard lock(sync_mu_);
+    durable_size_ = written_size_;
+    sync_fd_ = -1;
+  }
   ::close(active_fd_);
   active_fd_ = -1;
   Status indexed = write_index_file(
@@ -406,8 +419,9 @@ void Journal::append_async(std::span<const RecordIn> records, AppendCallback don
   pending.count = builder.record_count();
   pending.frame = std::move(builder).finish(0, now_us());
   pending.done = std::move(done);
-  if (pending.frame.size() - kFrameHeaderSize > kMaxFrameBodySize) {
-    pending.done(Status(kJournalTooLarge, "an append of " + std::to_string(pending.frame.size()) +
+  if (pending.frame.bytes.size() - kFrameHeaderSize > kMaxFrameBodySize) {
+    pending.done(Status(kJournalTooLarge, "an append of " +
+                                              std::to_string(pending.frame.bytes.size()) +
                                               " bytes exceeds the frame limit of 256 MiB"));
     return;
   }
@@ -431,40 +445,146 @@ Result<AppendResult> Journal::append(std::span<const RecordIn> records) {
 }
 
 void Journal::writer_loop() {
-  std::vector<Pending> group, unsynced;
-  uint64_t unsynced_records = 0;
+  std::vector<Pending> group;
   for (;;) {
     bool stopping;
     {
       std::unique_lock lock(queue_mu_);
-      if (unsynced.empty()) {
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      } else {
-        queue_cv_.wait_until(lock, last_sync_ + options_.sync_interval,
-                             [&] { return stopping_ || !queue_.empty(); });
-      }
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       stopping = stopping_;
       group.swap(queue_);
     }
-    if (stopping && group.empty() && unsynced.empty()) return;
     if (!group.empty()) {
-      for (const Pending& p : group)
-        unsynced_records += p.count;
-      write_group(group, unsynced);
+      recover_from_sync_error();
+      write_group(group);
       group.clear();
     }
-    if (unsynced.empty()) {
-      unsynced_records = 0;
-      continue;
-    }
-    bool sync_now = options_.durability == Durability::kEach || stopping ||
-                    unsynced_records >= options_.sync_records ||
-                    std::chrono::steady_clock::now() >= last_sync_ + options_.sync_interval;
-    if (sync_now) {
-      sync_and_complete(unsynced);
-      unsynced_records = 0;
+    if (stopping && group.empty()) {
+      std::lock_guard lock(queue_mu_);
+      if (queue_.empty()) break;
     }
   }
+  drain_syncer();
+  recover_from_sync_error();
+}
+
+// The syncer: makes what the writer wrote durable, one fdatasync per
+// sync_interval or sync_records (at once in `each` mode), while the writer goes
+// on writing; then acknowledges the appends the sync covered.
+void Journal::syncer_loop() {
+  std::unique_lock lock(sync_mu_);
+  for (;;) {
+    if (sync_queue_.empty() || !sync_error_.is_ok()) {
+      if (stop_syncer_) return;
+      sync_cv_.wait(lock);
+      continue;
+    }
+    auto due = last_sync_ + options_.sync_interval;
+    bool now_due = options_.durability == Durability::kEach || drain_ || stop_syncer_ ||
+                   sync_queue_records_ >= options_.sync_records ||
+                   std::chrono::steady_clock::now() >= due;
+    if (!now_due) {
+      sync_cv_.wait_until(lock, due);
+      continue;
+    }
+    std::vector<Pending> batch;
+    batch.swap(sync_queue_);
+    sync_queue_records_ = 0;
+    uint64_t target = sync_target_size_;
+    int fd = sync_fd_;
+    std::shared_ptr<Segment> segment = sync_segment_;
+    syncing_ = true;
+    lock.unlock();
+
+    // The interval runs from the start of one sync to the start of the next.
+    last_sync_ = std::chrono::steady_clock::now();
+    int rc = options_.file_ops->fdatasync(fd);
+    int err = errno;
+    if (rc == 0) {
+      {
+        std::lock_guard data_lock(mu_);
+        segment->set_readable_size(target);
+        durable_end_ = batch.back().first_offset + batch.back().count;
+      }
+      data_cv_.notify_all();
+      for (Pending& p : batch)
+        p.done(AppendResult{p.first_offset, p.count});
+      lock.lock();
+      durable_size_ = target;
+    } else {
+      // After a failed fdatasync the written pages' fate is unknown: the writer
+      // cuts them off; these appends fail so that their callers retry.
+      Status status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
+                    segment->path() + ": fdatasync failed: " + errno_text(err) +
+                        "; the unsynced appends were discarded, retry later");
+      fail_all(batch, status);
+      lock.lock();
+      sync_error_ = status;
+    }
+    syncing_ = false;
+    synced_cv_.notify_all();
+  }
+}
+
+void Journal::hand_to_syncer(std::vector<Pending>& written) {
+  {
+    std::lock_guard lock(sync_mu_);
+    for (Pending& p : written) {
+      sync_queue_records_ += p.count;
+      sync_queue_.push_back(std::move(p));
+    }
+    sync_target_size_ = written_size_;
+    sync_fd_ = active_fd_;
+    std::lock_guard data_lock(mu_);
+    sync_segment_ = segments_.back();
+  }
+  written.clear();
+  sync_cv_.notify_one();
+}
+
+// Waits until everything handed to the syncer is synced (or failed).
+void Journal::drain_syncer() {
+  std::unique_lock lock(sync_mu_);
+  drain_ = true;
+  sync_cv_.notify_one();
+  synced_cv_.wait(lock, [&] { return (sync_queue_.empty() || !sync_error_.is_ok()) && !syncing_; });
+  drain_ = false;
+}
+
+// After a failed fdatasync: drop what was written since the last good sync,
+// fail the appends waiting for it, and carry on from the durable end.
+void Journal::recover_from_sync_error() {
+  std::vector<Pending> abandoned;
+  Status status;
+  uint64_t durable_size;
+  {
+    std::unique_lock lock(sync_mu_);
+    if (sync_error_.is_ok()) return;
+    synced_cv_.wait(lock, [&] { return !syncing_; });
+    abandoned.swap(sync_queue_);
+    sync_queue_records_ = 0;
+    status = sync_error_;
+    sync_error_ = Status();
+    durable_size = durable_size_;
+  }
+  fail_all(abandoned, status);
+  std::shared_ptr<Segment> active;
+  {
+    std::lock_guard lock(mu_);
+    active = segments_.back();
+    next_offset_ = durable_end_;
+  }
+  if (options_.file_ops->ftruncate(active_fd_, static_cast<off_t>(durable_size)) != 0 ||
+      options_.file_ops->fdatasync(active_fd_) != 0) {
+    enter_failed(Status(kJournalIo, active->path() + ": cannot recover from a failed fdatasync: " +
+                                        errno_text(errno)));
+  }
+  ::lseek(active_fd_, static_cast<off_t>(durable_size), SEEK_SET);
+  written_size_ = writeback_started_ = durable_size;
+  std::vector<IndexEntry> kept = active->index();
+  std::erase_if(kept, [&](const IndexEntry& e) { return e.position >= durable_size; });
+  last_index_position_ = kept.empty() ? 0 : kept.back().position;
+  active->set_index(std::move(kept));
 }
 
 void Journal::fail_all(std::vector<Pending>& pendings, const Status& status) {
@@ -485,7 +605,8 @@ Status Journal::failure() const {
   return failure_;
 }
 
-void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& unsynced) {
+void Journal::write_group(std::vector<Pending>& group) {
+  std::vector<Pending> written;
   Status failed = failure();
   if (!failed.is_ok()) {
     fail_all(group, Status(kJournalFailed, failed.message()));
@@ -504,8 +625,14 @@ void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& uns
     }
     // Roll before a frame that would overflow a non-empty segment.
     if (written_size_ > kSegmentHeaderSize &&
-        written_size_ + group[i].frame.size() > options_.segment_bytes) {
-      sync_and_complete(unsynced);
+        written_size_ + group[i].frame.bytes.size() > options_.segment_bytes) {
+      if (options_.durability == Durability::kNone) {
+        complete_unsynced(written);
+      } else {
+        hand_to_syncer(written);
+        drain_syncer();
+        recover_from_sync_error();
+      }
       Status rolled =
           failure().is_ok() ? roll_segment() : Status(kJournalFailed, failure().message());
       if (!rolled) {
@@ -525,8 +652,9 @@ void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& uns
       std::lock_guard lock(mu_);
       active = segments_.back();
     }
-    while (j < group.size() && iov.size() < IOV_MAX &&
-           (j == i || written_size_ + bytes + group[j].frame.size() <= options_.segment_bytes)) {
+    while (
+        j < group.size() && iov.size() < IOV_MAX &&
+        (j == i || written_size_ + bytes + group[j].frame.bytes.size() <= options_.segment_bytes)) {
       Pending& p = group[j];
       patch_frame(p.frame, offset);
       p.first_offset = offset;
@@ -536,8 +664,8 @@ void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& uns
         last_index_position_ = position;
       }
       offset += p.count;
-      bytes += p.frame.size();
-      iov.push_back({p.frame.data(), p.frame.size()});
+      bytes += p.frame.bytes.size();
+      iov.push_back({p.frame.bytes.data(), p.frame.bytes.size()});
       ++j;
     }
     ssize_t n = options_.file_ops->writev(active_fd_, iov.data(), static_cast<int>(iov.size()));
@@ -574,54 +702,31 @@ void Journal::write_group(std::vector<Pending>& group, std::vector<Pending>& uns
       writeback_started_ = written_size_;
     }
     for (size_t k = i; k < j; ++k)
-      unsynced.push_back(std::move(group[k]));
+      written.push_back(std::move(group[k]));
     i = j;
-    if (options_.durability == Durability::kNone) sync_and_complete(unsynced);
+    if (options_.durability == Durability::kNone) {
+      complete_unsynced(written);
+    } else {
+      hand_to_syncer(written);
+    }
   }
 }
 
-void Journal::sync_and_complete(std::vector<Pending>& unsynced) {
-  if (unsynced.empty()) return;
+// `none` durability: written is as durable as it gets.
+void Journal::complete_unsynced(std::vector<Pending>& written) {
+  if (written.empty()) return;
   std::shared_ptr<Segment> active;
   {
     std::lock_guard lock(mu_);
     active = segments_.back();
-  }
-  if (options_.durability != Durability::kNone && options_.file_ops->fdatasync(active_fd_) != 0) {
-    int err = errno;
-    // After a failed fdatasync the written pages' fate is unknown: cut them off,
-    // make that durable, and fail the appends so their callers retry.
-    Status status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
-                  active->path() + ": fdatasync failed: " + errno_text(err) +
-                      "; the unsynced appends were discarded, retry later");
-    if (options_.file_ops->ftruncate(active_fd_, static_cast<off_t>(durable_size_)) != 0 ||
-        options_.file_ops->fdatasync(active_fd_) != 0) {
-      enter_failed(Status(
-          kJournalIo,
-          active->path() + ": cannot recover from a failed fdatasync: " + errno_text(errno)));
-    }
-    ::lseek(active_fd_, static_cast<off_t>(durable_size_), SEEK_SET);
-    written_size_ = writeback_started_ = durable_size_;
-    next_offset_ = unsynced.front().first_offset;
-    std::vector<IndexEntry> kept = active->index();
-    std::erase_if(kept, [&](const IndexEntry& e) { return e.position >= durable_size_; });
-    last_index_position_ = kept.empty() ? 0 : kept.back().position;
-    active->set_index(std::move(kept));
-    fail_all(unsynced, status);
-    last_sync_ = std::chrono::steady_clock::now();
-    return;
-  }
-  last_sync_ = std::chrono::steady_clock::now();
-  durable_size_ = written_size_;
-  {
-    std::lock_guard lock(mu_);
-    active->set_readable_size(durable_size_);
+    active->set_readable_size(written_size_);
     durable_end_ = next_offset_;
   }
+  durable_size_ = written_size_;
   data_cv_.notify_all();
-  for (Pending& p : unsynced)
+  for (Pending& p : written)
     p.done(AppendResult{p.first_offset, p.count});
-  unsynced.clear();
+  written.clear();
 }
 
 uint64_t Journal::next_offset() const {

@@ -166,7 +166,7 @@ class Journal {
  private:
   friend class JournalReader;
   struct Pending {
-    std::string frame;
+    BuiltFrame frame;
     uint32_t count = 0;
     AppendCallback done;
     uint64_t first_offset = 0;
@@ -177,8 +177,12 @@ class Journal {
   Status open_active_segment(uint64_t base_offset, bool create);
   Status roll_segment();
   void writer_loop();
-  void write_group(std::vector<Pending>& group, std::vector<Pending>& unsynced);
-  void sync_and_complete(std::vector<Pending>& unsynced);
+  void syncer_loop();
+  void write_group(std::vector<Pending>& group);
+  void hand_to_syncer(std::vector<Pending>& written);
+  void drain_syncer();
+  void recover_from_sync_error();
+  void complete_unsynced(std::vector<Pending>& written);
   void fail_all(std::vector<Pending>& pendings, const Status& status);
   void enter_failed(Status status);
   std::shared_ptr<Segment> segment_for(uint64_t offset) const;
@@ -201,8 +205,9 @@ class Journal {
 
   // Writer-thread state.
   int active_fd_ = -1;
-  uint64_t written_size_ = 0;       // bytes written to the active segment
-  uint64_t durable_size_ = 0;       // of which durable
+  uint64_t written_size_ = 0;  // bytes written to the active segment
+  uint64_t durable_size_ =
+      0;  // guarded by sync_mu_ while the syncer runs       // of which durable
   uint64_t writeback_started_ = 0;  // bytes handed to sync_file_range
   static constexpr uint64_t kWritebackChunk = 256 << 10;
   std::atomic<uint64_t> next_offset_{0};  // written by the writer thread only
@@ -215,6 +220,21 @@ class Journal {
   std::vector<Pending> queue_;
   bool stopping_ = false;
   std::thread writer_;
+
+  // The syncer thread and what the writer hands it (group and each durability).
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;    // the syncer has work, or must stop
+  std::condition_variable synced_cv_;  // a sync finished
+  std::vector<Pending> sync_queue_;    // written, waiting for fdatasync
+  uint64_t sync_queue_records_ = 0;
+  uint64_t sync_target_size_ = 0;  // the active segment's size after sync_queue_
+  int sync_fd_ = -1;
+  std::shared_ptr<Segment> sync_segment_;
+  bool syncing_ = false;
+  bool drain_ = false;
+  bool stop_syncer_ = false;
+  Status sync_error_;
+  std::thread syncer_;
 
   std::mutex compaction_mu_;  // one compaction at a time
   std::mutex compaction_stop_mu_;
