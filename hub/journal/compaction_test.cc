@@ -14,9 +14,11 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
+// Durability is not what these tests are about: appends complete at once.
 JournalOptions small_segments() {
   JournalOptions options;
   options.segment_bytes = 2048;
+  options.durability = Durability::kNone;
   return options;
 }
 
@@ -118,6 +120,54 @@ TEST(Compaction, RetentionByAgeDropsOldRecords) {
   ASSERT_TRUE(journal->compact(policy));
   // Only the active (unsealed) segment keeps old records.
   EXPECT_LT(read_all(*journal, 0, {"audit"}).size(), 100u);
+}
+
+TEST(Compaction, BackgroundPassCompactsWithoutBeingAsked) {
+  TempDir dir;
+  auto journal = open_journal(dir.path(), small_segments());
+  for (int i = 0; i < 1000; ++i)
+    append_one(*journal, "hub.position", "education_files", std::to_string(i));
+  RetentionPolicy policy;
+  policy.compacted_topics = {"hub.position"};
+  journal->start_background_compaction(policy, 20ms);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  size_t left = 1000;
+  while (std::chrono::steady_clock::now() < deadline) {
+    left = read_all(*journal, 0, {"hub.position"}).size();
+    if (left < 50) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_LT(left, 50u);  // only the active segment's versions, and the latest, remain
+  EXPECT_EQ(read_all(*journal, 0, {"hub.position"}).back().value, "999");
+}
+
+TEST(Compaction, AnAppendWithItsSourcePositionIsOneUnit) {
+  // A connector's batch and its new position travel in one append: a reader
+  // (and a crash) sees both or neither, and compaction keeps the latest position.
+  TempDir dir;
+  auto journal = open_journal(dir.path(), small_segments());
+  for (int batch = 0; batch < 50; ++batch) {
+    std::string position = "file.csv#" + std::to_string(batch * 10 + 10);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 10; ++i)
+      keys.push_back(std::to_string(batch * 10 + i));
+    std::vector<RecordIn> records;
+    for (const std::string& key : keys)
+      records.push_back({Op::kUpsert, "education.enrollment", key, "row"});
+    records.push_back({Op::kUpsert, "hub.position", "education_files", position});
+    Result<AppendResult> r = journal->append(records);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->count, 11u);
+  }
+  RetentionPolicy policy;
+  policy.compacted_topics = {"hub.position"};
+  ASSERT_TRUE(journal->compact(policy));
+  auto positions = journal->snapshot_then_live({"hub.position"});
+  ASSERT_TRUE(positions);
+  auto latest = (*positions)->next();
+  ASSERT_TRUE(latest && *latest);
+  EXPECT_EQ((*latest)->value, "file.csv#500");
+  EXPECT_EQ(read_all(*journal, 0, {"education.enrollment"}).size(), 500u);
 }
 
 TEST(Compaction, ReadersRunningDuringCompactionSeeAConsistentLog) {

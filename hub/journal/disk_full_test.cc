@@ -89,7 +89,8 @@ TEST(DiskFull, FailedFdatasyncFailsTheUnsyncedAppendsOnly) {
   JournalOptions options;
   options.file_ops = disk;
   auto journal = open_journal(dir.path(), options);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append_one(*journal, "t", std::to_string(i), "kept"));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(append_one(*journal, "t", std::to_string(i), "kept"));
   disk->failures = 1;
   Result<AppendResult> failed = append_one(*journal, "t", "lost", "x");
   ASSERT_FALSE(failed);

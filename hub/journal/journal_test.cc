@@ -98,7 +98,8 @@ TEST(Journal, ManyConcurrentAppendersShareGroupCommits) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        std::vector<RecordIn> batch(3, RecordIn{Op::kUpsert, "t", std::to_string(t), "v"});
+        std::string key = std::to_string(t);
+        std::vector<RecordIn> batch(3, RecordIn{Op::kUpsert, "t", key, "v"});
         ASSERT_TRUE(journal->append(batch));
       }
     });
