@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(root);
 
   v1::Envelope envelope = sample_envelope();
-  std::string storage;
+  journal::RecordStorage storage;
   journal::RecordIn record = journal::to_record(envelope, storage);
   size_t envelope_size = envelope.ByteSizeLong();
   std::vector<journal::RecordIn> prototype(64, record);

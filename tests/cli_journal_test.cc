@@ -32,7 +32,7 @@ void write_journal(const std::string& dir) {
     student->mutable_student()->set_name("陆语嫣");
     student->set_school_code("2161002320");
     student->set_status(hutong::v1::ENROLLMENT_STATUS_ENROLLED);
-    std::string storage;
+    hutong::journal::RecordStorage storage;
     hutong::journal::RecordIn record = hutong::journal::to_record(envelope, storage);
     ASSERT_TRUE((*journal)->append(std::span(&record, 1)));
   }

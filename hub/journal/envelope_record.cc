@@ -2,15 +2,17 @@
 
 namespace hutong::journal {
 
-RecordIn to_record(const hutong::v1::Envelope& envelope, std::string& value_storage) {
+RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage) {
   hutong::v1::Envelope rest = envelope;
+  storage.topic = envelope.topic();
+  storage.key = envelope.key();
   rest.clear_topic();
   rest.clear_key();
   rest.clear_offset();
-  value_storage.clear();
-  rest.SerializeToString(&value_storage);
-  return RecordIn{envelope.op() == hutong::v1::OP_DELETE ? Op::kDelete : Op::kUpsert,
-                  envelope.topic(), envelope.key(), value_storage};
+  storage.value.clear();
+  rest.SerializeToString(&storage.value);
+  return RecordIn{envelope.op() == hutong::v1::OP_DELETE ? Op::kDelete : Op::kUpsert, storage.topic,
+                  storage.key, storage.value};
 }
 
 bool from_record(const RecordView& record, hutong::v1::Envelope& envelope) {

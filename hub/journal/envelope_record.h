@@ -10,9 +10,16 @@
 
 namespace hutong::journal {
 
-// The record for `envelope`; `value_storage` receives the serialized remainder
-// and must outlive the RecordIn.
-RecordIn to_record(const hutong::v1::Envelope& envelope, std::string& value_storage);
+// What a RecordIn made from an envelope points into.
+struct RecordStorage {
+  std::string topic;
+  std::string key;
+  std::string value;
+};
+
+// The record for `envelope`; `storage` receives its topic, key and serialized
+// remainder, and must outlive the RecordIn (the envelope need not).
+RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage);
 
 // The Envelope a record holds, with topic, key and offset restored; false when
 // the value is not a serialized Envelope.

@@ -1,0 +1,368 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace hutong::config {
+namespace {
+
+int line_of(const YAML::Node& node) {
+  return node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+}
+
+class Checker {
+ public:
+  Checker(std::string file, std::vector<Problem>& problems)
+      : file_(std::move(file)), problems_(problems) {}
+
+  void problem(const YAML::Node& node, const std::string& path, const std::string& message) {
+    problems_.push_back({file_, node ? line_of(node) : 0, path, message});
+  }
+
+  // Every key of the map must be one of `allowed`.
+  bool only_keys(const YAML::Node& map, const std::string& path,
+                 std::initializer_list<const char*> allowed) {
+    if (!map.IsMap()) {
+      problem(map, path, std::string("expected a mapping, found ") + kind(map));
+      return false;
+    }
+    for (const auto& entry : map) {
+      std::string key = entry.first.as<std::string>();
+      bool known = false;
+      for (const char* a : allowed)
+        known = known || key == a;
+      if (!known) {
+        std::string list;
+        for (const char* a : allowed)
+          list += (list.empty() ? "" : ", ") + std::string(a);
+        problem(entry.first, join(path, key), "unknown key; expected one of: " + list);
+      }
+    }
+    return true;
+  }
+
+  std::string string(const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      problem(node, path, std::string("expected a text value, found ") + kind(node));
+      return "";
+    }
+    return node.as<std::string>();
+  }
+
+  int64_t integer(const YAML::Node& node, const std::string& path, int64_t min, int64_t max) {
+    std::string text = node.IsScalar() ? node.as<std::string>() : "";
+    try {
+      size_t used = 0;
+      int64_t value = std::stoll(text, &used);
+      if (used == text.size() && value >= min && value <= max) return value;
+    } catch (const std::exception&) {
+    }
+    problem(node, path,
+            "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                ", found " + describe(node));
+    return min;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& path) {
+    std::string text = node.IsScalar() ? node.as<std::string>() : "";
+    if (text == "true") return true;
+    if (text == "false") return false;
+    problem(node, path, "expected true or false, found " + describe(node));
+    return false;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static const char* kind(const YAML::Node& node) {
+    if (!node || node.IsNull()) return "nothing";
+    if (node.IsMap()) return "a mapping";
+    if (node.IsSequence()) return "a list";
+    return "a text value";
+  }
+  static std::string describe(const YAML::Node& node) {
+    if (node && node.IsScalar()) return "\"" + node.as<std::string>() + "\"";
+    return kind(node);
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem>& problems_;
+};
+
+void read_hub(Checker& c, const YAML::Node& hub, HubConfig& config) {
+  if (!c.only_keys(hub, "hub", {"data_dir", "plugin_dir", "runner", "journal", "log_level"}))
+    return;
+  if (hub["data_dir"]) {
+    config.data_dir = c.string(hub["data_dir"], "hub.data_dir");
+  } else {
+    c.problem(hub, "hub.data_dir",
+              "is required: the directory for the journal and the hub's state");
+  }
+  if (hub["plugin_dir"]) config.plugin_dir = c.string(hub["plugin_dir"], "hub.plugin_dir");
+  if (hub["runner"]) config.runner = c.string(hub["runner"], "hub.runner");
+  if (hub["log_level"]) {
+    config.log_level = c.string(hub["log_level"], "hub.log_level");
+    static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
+    if (!levels.contains(config.log_level)) {
+      c.problem(hub["log_level"], "hub.log_level",
+                "expected debug, info, warn or error, found \"" + config.log_level + "\"");
+    }
+  }
+  if (const YAML::Node journal = hub["journal"]) {
+    if (!c.only_keys(journal, "hub.journal",
+                     {"durability", "sync_interval_ms", "sync_records", "segment_mb"})) {
+      return;
+    }
+    if (journal["durability"]) {
+      std::string d = c.string(journal["durability"], "hub.journal.durability");
+      if (d == "none")
+        config.durability = journal::Durability::kNone;
+      else if (d == "group")
+        config.durability = journal::Durability::kGroup;
+      else if (d == "each")
+        config.durability = journal::Durability::kEach;
+      else
+        c.problem(journal["durability"], "hub.journal.durability",
+                  "expected none, group or each, found \"" + d + "\"");
+    }
+    if (journal["sync_interval_ms"]) {
+      config.sync_interval = std::chrono::milliseconds(
+          c.integer(journal["sync_interval_ms"], "hub.journal.sync_interval_ms", 1, 10000));
+    }
+    if (journal["sync_records"]) {
+      config.sync_records = static_cast<uint32_t>(
+          c.integer(journal["sync_records"], "hub.journal.sync_records", 1, 10'000'000));
+    }
+    if (journal["segment_mb"]) {
+      config.segment_bytes =
+          static_cast<uint64_t>(c.integer(journal["segment_mb"], "hub.journal.segment_mb", 1, 4096))
+          << 20;
+    }
+  }
+}
+
+void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorConfig& connector) {
+  std::string path = "connectors[" + std::to_string(index) + "]";
+  connector.line = line_of(node);
+  if (!c.only_keys(node, path,
+                   {"name", "plugin", "isolation", "enabled", "poll_interval_ms", "batch_records",
+                    "restart_backoff_ms", "max_backoff_ms", "heartbeat_timeout_ms",
+                    "poll_timeout_ms", "settings"})) {
+    return;
+  }
+  if (node["name"]) {
+    connector.name = c.string(node["name"], path + ".name");
+    bool ok = !connector.name.empty();
+    for (char ch : connector.name)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+    if (!ok) {
+      c.problem(node["name"], path + ".name",
+                "expected letters, digits, '_' or '-', found \"" + connector.name + "\"");
+    }
+  } else {
+    c.problem(node, path + ".name", "is required");
+  }
+  if (node["plugin"]) {
+    connector.plugin = c.string(node["plugin"], path + ".plugin");
+  } else {
+    c.problem(node, path + ".plugin", "is required: the plugin's name or the path of its .so");
+  }
+  if (node["isolation"]) {
+    std::string i = c.string(node["isolation"], path + ".isolation");
+    if (i == "process")
+      connector.isolation = Isolation::kProcess;
+    else if (i == "in_process")
+      connector.isolation = Isolation::kInProcess;
+    else
+      c.problem(node["isolation"], path + ".isolation",
+                "expected process or in_process, found \"" + i + "\"");
+  }
+  if (node["enabled"]) connector.enabled = c.boolean(node["enabled"], path + ".enabled");
+  if (node["poll_interval_ms"]) {
+    connector.poll_interval = std::chrono::milliseconds(
+        c.integer(node["poll_interval_ms"], path + ".poll_interval_ms", 1, 86'400'000));
+  }
+  if (node["batch_records"]) {
+    connector.batch_records =
+        static_cast<uint32_t>(c.integer(node["batch_records"], path + ".batch_records", 1, 100000));
+  }
+  if (node["restart_backoff_ms"]) {
+    connector.restart_backoff = std::chrono::milliseconds(
+        c.integer(node["restart_backoff_ms"], path + ".restart_backoff_ms", 1, 3'600'000));
+  }
+  if (node["max_backoff_ms"]) {
+    connector.max_backoff = std::chrono::milliseconds(
+        c.integer(node["max_backoff_ms"], path + ".max_backoff_ms", 1, 86'400'000));
+  }
+  if (node["heartbeat_timeout_ms"]) {
+    connector.heartbeat_timeout = std::chrono::milliseconds(
+        c.integer(node["heartbeat_timeout_ms"], path + ".heartbeat_timeout_ms", 100, 3'600'000));
+  }
+  if (node["poll_timeout_ms"]) {
+    connector.poll_timeout = std::chrono::milliseconds(
+        c.integer(node["poll_timeout_ms"], path + ".poll_timeout_ms", 100, 86'400'000));
+  }
+  if (const YAML::Node settings = node["settings"]) {
+    if (!settings.IsMap()) {
+      c.problem(settings, path + ".settings",
+                std::string("expected a mapping, found ") + Checker::kind(settings));
+    } else {
+      for (const auto& entry : settings) {
+        std::string key = entry.first.as<std::string>();
+        std::string value = c.string(entry.second, path + ".settings." + key);
+        connector.settings.emplace_back(key, value);
+      }
+    }
+  }
+}
+
+std::string program_default(const std::string& program_dir, const char* relative) {
+  return (std::filesystem::path(program_dir) / relative).lexically_normal().string();
+}
+
+}  // namespace
+
+std::string Problem::to_string() const {
+  std::ostringstream out;
+  out << file;
+  if (line > 0) out << ":" << line;
+  out << ": ";
+  if (!path.empty()) out << path << ": ";
+  out << message;
+  return out.str();
+}
+
+LoadResult parse_config(const std::string& yaml_text, const std::string& source,
+                        const std::string& program_dir) {
+  LoadResult result;
+  result.config.source = source;
+  result.config.plugin_dir = program_default(program_dir, "../lib/hutong/plugins");
+  result.config.runner = program_default(program_dir, "hutong-runner");
+  Checker c(source, result.problems);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    result.problems.push_back({source, e.mark.line + 1, "", "not valid YAML: " + e.msg});
+    return result;
+  }
+  if (!root || root.IsNull()) {
+    result.problems.push_back(
+        {source, 0, "", "the file is empty; expected the keys hub and connectors"});
+    return result;
+  }
+  if (!c.only_keys(root, "", {"hub", "connectors"})) return result;
+  if (root["hub"]) {
+    read_hub(c, root["hub"], result.config);
+  } else {
+    c.problem(root, "hub", "is required (at least hub.data_dir)");
+  }
+  if (const YAML::Node connectors = root["connectors"]) {
+    if (!connectors.IsSequence()) {
+      c.problem(connectors, "connectors",
+                std::string("expected a list, found ") + Checker::kind(connectors));
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < connectors.size(); ++i) {
+        ConnectorConfig connector;
+        read_connector(c, connectors[i], i, connector);
+        if (!connector.name.empty() && !names.insert(connector.name).second) {
+          c.problem(connectors[i]["name"], "connectors[" + std::to_string(i) + "].name",
+                    "\"" + connector.name + "\" is already the name of an earlier connector");
+        }
+        result.config.connectors.push_back(std::move(connector));
+      }
+    }
+  }
+  return result;
+}
+
+LoadResult load_config(const std::string& path, const std::string& program_dir) {
+  std::ifstream in(path);
+  if (!in) {
+    LoadResult result;
+    result.problems.push_back(
+        {path, 0, "", std::string("cannot read the file: ") + std::strerror(errno)});
+    return result;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path, program_dir);
+}
+
+std::vector<Problem> check_settings(ConnectorConfig& connector, size_t index,
+                                    const hutong_plugin_descriptor& plugin,
+                                    const std::string& file) {
+  std::vector<Problem> problems;
+  std::string path = "connectors[" + std::to_string(index) + "].settings";
+  auto problem = [&](const std::string& key, const std::string& message) {
+    problems.push_back({file, connector.line, key.empty() ? path : path + "." + key, message});
+  };
+  std::vector<std::pair<std::string, std::string>> complete;
+  for (const auto& [key, value] : connector.settings) {
+    const hutong_config_key* declared = nullptr;
+    for (uint32_t i = 0; i < plugin.config_key_count; ++i) {
+      if (key == plugin.config_keys[i].name) declared = &plugin.config_keys[i];
+    }
+    if (!declared) {
+      std::string list;
+      for (uint32_t i = 0; i < plugin.config_key_count; ++i) {
+        list += (list.empty() ? "" : ", ") + std::string(plugin.config_keys[i].name);
+      }
+      problem(key, "plugin " + std::string(plugin.name) + " has no setting \"" + key +
+                       "\"; it accepts: " + (list.empty() ? "none" : list));
+      continue;
+    }
+    bool ok = true;
+    std::string expected;
+    switch (declared->type) {
+      case HUTONG_CONFIG_INT:
+      case HUTONG_CONFIG_DURATION: {
+        expected =
+            declared->type == HUTONG_CONFIG_INT ? "a whole number" : "a duration in milliseconds";
+        size_t used = 0;
+        try {
+          std::stoll(value, &used);
+          ok = used == value.size();
+        } catch (const std::exception&) {
+          ok = false;
+        }
+        break;
+      }
+      case HUTONG_CONFIG_BOOL:
+        expected = "true or false";
+        ok = value == "true" || value == "false";
+        break;
+      case HUTONG_CONFIG_PATH:
+        expected = "a path";
+        ok = !value.empty();
+        break;
+      default:
+        break;
+    }
+    if (!ok) problem(key, "expected " + expected + ", found \"" + value + "\"");
+  }
+  for (uint32_t i = 0; i < plugin.config_key_count; ++i) {
+    const hutong_config_key& declared = plugin.config_keys[i];
+    auto given = std::find_if(connector.settings.begin(), connector.settings.end(),
+                              [&](const auto& kv) { return kv.first == declared.name; });
+    if (given != connector.settings.end()) {
+      complete.push_back(*given);
+    } else if (declared.default_value) {
+      complete.emplace_back(declared.name, declared.default_value);
+    } else {
+      problem(declared.name, std::string("is required by plugin ") + plugin.name + ": " +
+                                 (declared.doc ? declared.doc : ""));
+    }
+  }
+  if (problems.empty()) connector.settings = std::move(complete);
+  return problems;
+}
+
+}  // namespace hutong::config

@@ -1,0 +1,79 @@
+// The hub's configuration file (deploy/hutong.yaml): reading, and validation
+// that names, for every problem, the file, line, key path, what was expected
+// and what was found. Unknown keys are errors. Plugin settings are checked
+// against the keys the plugin declares.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/status.h"
+#include "hutong/plugin.h"
+#include "journal/journal.h"
+
+namespace hutong::config {
+
+inline constexpr std::string_view kConfigInvalid = "config.invalid";
+
+enum class Isolation { kProcess, kInProcess };
+
+struct ConnectorConfig {
+  std::string name;
+  std::string plugin;  // as written: a name looked up in plugin_dir, or a path
+  Isolation isolation = Isolation::kProcess;
+  bool enabled = true;
+  std::chrono::milliseconds poll_interval{1000};
+  uint32_t batch_records = 512;
+  std::chrono::milliseconds restart_backoff{500};
+  std::chrono::milliseconds max_backoff{60000};
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  std::chrono::milliseconds poll_timeout{300000};
+  // The `settings` map as written (scalars as text); after check_settings():
+  // every declared key, defaults filled in.
+  std::vector<std::pair<std::string, std::string>> settings;
+  int line = 0;  // where the connector starts in the file
+
+  bool operator==(const ConnectorConfig&) const = default;
+};
+
+struct HubConfig {
+  std::string source;  // the file it was read from
+  std::string data_dir;
+  std::string plugin_dir;  // default: <hutongd's directory>/../lib/hutong/plugins
+  std::string runner;      // default: <hutongd's directory>/hutong-runner
+  journal::Durability durability = journal::Durability::kGroup;
+  std::chrono::microseconds sync_interval{1000};
+  uint32_t sync_records = 8192;
+  uint64_t segment_bytes = 64ull << 20;
+  std::string log_level = "info";
+  std::vector<ConnectorConfig> connectors;
+};
+
+struct Problem {
+  std::string file;
+  int line = 0;      // 1-based; 0 when unknown
+  std::string path;  // e.g. connectors[1].isolation
+  std::string message;
+  std::string to_string() const;
+};
+
+// Reads and validates `path`; `program_dir` fills the defaults of plugin_dir
+// and runner. Every problem found is listed (nothing is returned then).
+struct LoadResult {
+  HubConfig config;
+  std::vector<Problem> problems;
+};
+LoadResult load_config(const std::string& path, const std::string& program_dir);
+LoadResult parse_config(const std::string& yaml_text, const std::string& source,
+                        const std::string& program_dir);
+
+// Checks a connector's settings against its plugin's declared keys (unknown
+// keys, types, required keys) and fills in defaults.
+std::vector<Problem> check_settings(ConnectorConfig& connector, size_t index,
+                                    const hutong_plugin_descriptor& plugin,
+                                    const std::string& file);
+
+}  // namespace hutong::config

@@ -1,0 +1,211 @@
+#include "daemon/hub.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "journal/envelope_record.h"
+#include "journal/internal_topics.h"
+
+namespace hutong::daemon {
+namespace {
+
+int64_t mtime_of(const std::string& path) {
+  std::error_code ec;
+  auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+std::string plugin_path_of(const config::HubConfig& config,
+                           const config::ConnectorConfig& connector) {
+  return plugin_host::resolve_plugin_path(connector.plugin, config.plugin_dir);
+}
+
+}  // namespace
+
+std::vector<config::Problem> Hub::check(config::HubConfig& config) {
+  std::vector<config::Problem> problems;
+  for (size_t i = 0; i < config.connectors.size(); ++i) {
+    config::ConnectorConfig& connector = config.connectors[i];
+    std::string path = plugin_path_of(config, connector);
+    auto library = plugin_host::PluginLibrary::load(path);
+    if (!library) {
+      problems.push_back({config.source, connector.line,
+                          "connectors[" + std::to_string(i) + "].plugin",
+                          library.status().to_string()});
+      continue;
+    }
+    for (config::Problem& p :
+         config::check_settings(connector, i, (*library)->descriptor(), config.source)) {
+      problems.push_back(std::move(p));
+    }
+  }
+  return problems;
+}
+
+Hub::Hub(config::HubConfig config, std::unique_ptr<journal::Journal> journal)
+    : config_(std::move(config)), journal_(std::move(journal)) {
+  ingest_ = std::make_unique<pipeline::Ingest>(*journal_, dedup_);
+}
+
+Hub::~Hub() {
+  stop();
+}
+
+Result<std::unique_ptr<Hub>> Hub::open(config::HubConfig config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec)
+    return Status(config::kConfigInvalid,
+                  "cannot create data_dir " + config.data_dir + ": " + ec.message());
+  journal::JournalOptions options;
+  options.directory = config.data_dir + "/journal";
+  options.durability = config.durability;
+  options.sync_interval = config.sync_interval;
+  options.sync_records = config.sync_records;
+  options.segment_bytes = config.segment_bytes;
+  Result<std::unique_ptr<journal::Journal>> journal = journal::Journal::open(options);
+  if (!journal) return journal.status();
+  std::unique_ptr<Hub> hub(new Hub(std::move(config), std::move(*journal)));
+  Status rebuilt = hub->dedup_.rebuild(*hub->journal_);
+  if (!rebuilt) return rebuilt;
+  // The last committed position of every connector.
+  auto reader = hub->journal_->read_from(0, {std::string(journal::kTopicConnectorPosition)});
+  for (;;) {
+    Result<std::optional<journal::RecordView>> r = reader->next();
+    if (!r) return r.status();
+    if (!*r) break;
+    hub->positions_[std::string((*r)->key)] = std::string((*r)->value);
+  }
+  spdlog::info("hub: journal at offset {}, {} keys, {} connector positions",
+               hub->journal_->next_offset(), hub->dedup_.size(), hub->positions_.size());
+  return hub;
+}
+
+std::string Hub::committed_position(const std::string& connector) const {
+  auto it = positions_.find(connector);
+  return it == positions_.end() ? std::string() : it->second;
+}
+
+std::unique_ptr<plugin_host::Connector> Hub::make_connector(
+    const config::ConnectorConfig& connector) {
+  std::string path = plugin_path_of(config_, connector);
+  auto library = plugin_host::PluginLibrary::load(path);
+  Status load_error = library ? Status::ok() : library.status();
+  if (!library) spdlog::error("connector {}: {}", connector.name, load_error.to_string());
+  plugin_mtimes_[connector.name] = mtime_of(path);
+  plugin_host::SessionFactory factory{config_.runner, config_.data_dir};
+  return std::make_unique<plugin_host::Connector>(connector, library ? *library : nullptr,
+                                                  load_error, *ingest_, factory,
+                                                  committed_position(connector.name));
+}
+
+void Hub::start() {
+  std::lock_guard lock(mu_);
+  for (const config::ConnectorConfig& connector : config_.connectors) {
+    if (!connector.enabled) continue;
+    auto c = make_connector(connector);
+    c->start();
+    connectors_[connector.name] = std::move(c);
+  }
+  started_ = true;
+}
+
+void Hub::stop() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, connector] : connectors_)
+    connector->stop();
+  connectors_.clear();
+}
+
+std::vector<config::Problem> Hub::reload() {
+  config::LoadResult loaded =
+      config::load_config(config_.source, std::filesystem::path(config_.runner).parent_path());
+  std::vector<config::Problem> problems = loaded.problems;
+  if (problems.empty()) problems = check(loaded.config);
+  if (!problems.empty()) {
+    for (const auto& p : problems)
+      spdlog::error("reload refused: {}", p.to_string());
+    return problems;
+  }
+  loaded.config.plugin_dir = config_.plugin_dir;
+  loaded.config.runner = config_.runner;
+  std::lock_guard lock(mu_);
+  std::map<std::string, const config::ConnectorConfig*> wanted;
+  for (const auto& c : loaded.config.connectors) {
+    if (c.enabled) wanted[c.name] = &c;
+  }
+  for (auto it = connectors_.begin(); it != connectors_.end();) {
+    auto w = wanted.find(it->first);
+    bool changed = w == wanted.end() || !(*w->second == it->second->config()) ||
+                   mtime_of(plugin_path_of(loaded.config, *w->second)) != plugin_mtimes_[it->first];
+    if (changed) {
+      spdlog::info("reload: stopping connector {}", it->first);
+      it->second->stop();
+      it = connectors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  config_.connectors = loaded.config.connectors;
+  // Positions of stopped connectors are read back from the journal.
+  auto reader = journal_->read_from(0, {std::string(journal::kTopicConnectorPosition)});
+  for (;;) {
+    auto r = reader->next();
+    if (!r || !*r) break;
+    positions_[std::string((*r)->key)] = std::string((*r)->value);
+  }
+  for (const auto& [name, connector] : wanted) {
+    if (connectors_.contains(name)) continue;
+    spdlog::info("reload: starting connector {}", name);
+    auto c = make_connector(*connector);
+    c->start();
+    connectors_[name] = std::move(c);
+  }
+  return {};
+}
+
+std::vector<plugin_host::ConnectorStatus> Hub::status() const {
+  std::lock_guard lock(mu_);
+  std::vector<plugin_host::ConnectorStatus> out;
+  for (const auto& [name, connector] : connectors_)
+    out.push_back(connector->status());
+  return out;
+}
+
+Result<std::vector<hutong::v1::Envelope>> quarantine_entries(const journal::Journal& journal) {
+  auto reader = journal.snapshot_then_live({std::string(journal::kTopicQuarantine)});
+  if (!reader) return reader.status();
+  uint64_t end = journal.durable_end();
+  std::vector<hutong::v1::Envelope> out;
+  for (;;) {
+    Result<std::optional<journal::RecordView>> r = (*reader)->next();
+    if (!r) return r.status();
+    if (!*r || (*r)->offset >= end) break;
+    hutong::v1::Envelope envelope;
+    if (journal::from_record(**r, envelope)) out.push_back(std::move(envelope));
+  }
+  return out;
+}
+
+Result<pipeline::BatchOutcome> Hub::replay_quarantined(const std::string& key) {
+  Result<std::vector<hutong::v1::Envelope>> entries = quarantine_entries(*journal_);
+  if (!entries) return entries.status();
+  for (const auto& e : *entries) {
+    if (e.key() != key) continue;
+    const auto& q = e.quarantined_row();
+    std::lock_guard lock(mu_);
+    auto it = connectors_.find(q.connector());
+    if (it == connectors_.end()) {
+      return Status(plugin_host::kPluginFailed, "connector " + q.connector() + " is not running");
+    }
+    pipeline::OwnedRejected row{
+        q.source_name(), q.row_number(), q.byte_offset(), q.original(),      q.original_encoding(),
+        q.reason_code(), q.message(),    q.field(),       q.intended_topic()};
+    plugin_host::Connector* connector = it->second.get();
+    return connector->replay(row);
+  }
+  return Status(plugin_host::kPluginFailed, "no quarantined row has the key \"" + key + "\"");
+}
+
+}  // namespace hutong::daemon

@@ -1,0 +1,378 @@
+#include "pipeline/ingest.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+
+#include "domain/name.h"
+#include "domain/resident_id.h"
+#include "hutong/v1/options.pb.h"
+#include "journal/envelope_record.h"
+#include "journal/internal_topics.h"
+
+namespace hutong::pipeline {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+domain::CivilDate today() {
+  auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  return domain::CivilDate::from_days_since_epoch(days.time_since_epoch().count());
+}
+
+void set_timestamp(google::protobuf::Timestamp* ts, int64_t us) {
+  ts->set_seconds(us / 1'000'000);
+  ts->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
+}
+
+// Every enum value must be one the schema defines (proto3 keeps unknown numbers).
+Status check_enums(const Message& message, const std::string& path) {
+  const Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    std::string where = path.empty() ? field->name() : path + "." + field->name();
+    if (field->type() == FieldDescriptor::TYPE_ENUM) {
+      int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+      for (int i = 0; i < count; ++i) {
+        int value = field->is_repeated() ? reflection->GetRepeatedEnumValue(message, field, i)
+                                         : reflection->GetEnumValue(message, field);
+        if (field->enum_type()->FindValueByNumber(value) == nullptr) {
+          return Status(kRecordEnum, where + " holds " + std::to_string(value) +
+                                         ", which is no value of " +
+                                         field->enum_type()->full_name());
+        }
+      }
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          Status s = check_enums(reflection->GetRepeatedMessage(message, field, i), where);
+          if (!s) return s;
+        }
+      } else {
+        Status s = check_enums(reflection->GetMessage(message, field), where);
+        if (!s) return s;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// Normalizes every hutong.v1.Person inside `message`: the subject's resident ID
+// must be valid (its reason code rejects the record), names are normalized and
+// their matching key filled in.
+Status normalize_people(Message& message, const std::string& path, domain::CivilDate reference) {
+  const Reflection* reflection = message.GetReflection();
+  if (message.GetDescriptor() == hutong::v1::Person::descriptor()) {
+    auto& person = static_cast<hutong::v1::Person&>(message);
+    if (!person.resident_id().empty()) {
+      Result<domain::ResidentId> id =
+          domain::normalize_resident_id(person.resident_id(), reference);
+      if (!id) return Status(id.code(), path + ".resident_id: " + id.status().message());
+      person.set_resident_id(std::string(id->number()));
+    }
+    if (!person.name().empty()) {
+      Result<std::string> name = domain::normalize_name(person.name());
+      if (name) person.set_name(*name);
+      Result<std::string> key = domain::name_match_key(person.name());
+      if (key) person.set_name_match_key(*key);
+    }
+    return Status::ok();
+  }
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (field->type() != FieldDescriptor::TYPE_MESSAGE) continue;
+    std::string where = path.empty() ? field->name() : path + "." + field->name();
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        Status s = normalize_people(*reflection->MutableRepeatedMessage(&message, field, i), where,
+                                    reference);
+        if (!s) return s;
+      }
+    } else {
+      Status s = normalize_people(*reflection->MutableMessage(&message, field), where, reference);
+      if (!s) return s;
+    }
+  }
+  return Status::ok();
+}
+
+const Message* payload_of(const hutong::v1::Envelope& envelope) {
+  const FieldDescriptor* field = nullptr;
+  const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
+  field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return field ? &envelope.GetReflection()->GetMessage(envelope, field) : nullptr;
+}
+
+}  // namespace
+
+std::string composite_key(std::string_view topic, std::string_view key) {
+  std::string out(topic);
+  out += '\0';
+  out += key;
+  return out;
+}
+
+uint64_t content_hash(journal::Op op, std::string_view payload) {
+  uint64_t h = std::hash<std::string_view>{}(payload);
+  return h ^ (static_cast<uint64_t>(op) * 0x9E3779B97F4A7C15ull);
+}
+
+std::string quarantine_key(std::string_view connector, const OwnedRejected& row) {
+  return std::string(connector) + "|" + row.source_name + "|" + std::to_string(row.row_number);
+}
+
+TopicRegistry::TopicRegistry() {
+  const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const FieldDescriptor* field = oneof->field(i);
+    const auto& options = field->message_type()->options().GetExtension(hutong::v1::record);
+    if (!options.topic().empty()) fields_[options.topic()] = field;
+  }
+}
+
+const FieldDescriptor* TopicRegistry::field_for(std::string_view topic) const {
+  auto it = fields_.find(std::string(topic));
+  return it == fields_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> TopicRegistry::topics() const {
+  std::vector<std::string> out;
+  for (const auto& [topic, field] : fields_)
+    out.push_back(topic);
+  return out;
+}
+
+Status DedupIndex::rebuild(const journal::Journal& journal) {
+  std::lock_guard lock(mu_);
+  content_.clear();
+  first_seen_.clear();
+  auto reader = journal.read_from(0);
+  hutong::v1::Envelope envelope;
+  std::string bytes;
+  for (;;) {
+    Result<std::optional<journal::RecordView>> record = reader->next();
+    if (!record) return record.status();
+    if (!*record) break;
+    const journal::RecordView& r = **record;
+    if (r.topic == journal::kTopicConnectorPosition || r.topic == journal::kTopicSubscriberCursor ||
+        r.topic == journal::kTopicAudit) {
+      continue;
+    }
+    std::string composite = composite_key(r.topic, r.key);
+    if (r.op == journal::Op::kDelete) {
+      content_.erase(composite);
+      first_seen_.erase(composite);
+      continue;
+    }
+    envelope.Clear();
+    if (!journal::from_record(r, envelope)) continue;
+    const Message* payload = payload_of(envelope);
+    bytes.clear();
+    if (payload) payload->SerializeToString(&bytes);
+    if (r.topic == journal::kTopicQuarantine && envelope.has_quarantined_row()) {
+      const auto& q = envelope.quarantined_row();
+      first_seen_[composite] = q.first_seen().seconds() * 1'000'000 + q.first_seen().nanos() / 1000;
+      content_[composite] =
+          content_hash(r.op, q.reason_code() + '\0' + q.message() + '\0' + q.original());
+    } else {
+      content_[composite] = content_hash(r.op, bytes);
+    }
+  }
+  return Status::ok();
+}
+
+bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const {
+  std::lock_guard lock(mu_);
+  auto it = content_.find(composite);
+  return it != content_.end() && it->second == content;
+}
+
+void DedupIndex::update(const std::string& composite, uint64_t content, bool removed) {
+  std::lock_guard lock(mu_);
+  if (removed) {
+    content_.erase(composite);
+  } else {
+    content_[composite] = content;
+  }
+}
+
+bool DedupIndex::contains(const std::string& composite) const {
+  std::lock_guard lock(mu_);
+  return content_.contains(composite);
+}
+
+int64_t DedupIndex::first_seen(const std::string& composite) const {
+  std::lock_guard lock(mu_);
+  auto it = first_seen_.find(composite);
+  return it == first_seen_.end() ? 0 : it->second;
+}
+
+void DedupIndex::set_first_seen(const std::string& composite, int64_t when) {
+  std::lock_guard lock(mu_);
+  first_seen_.emplace(composite, when);
+}
+
+size_t DedupIndex::size() const {
+  std::lock_guard lock(mu_);
+  return content_.size();
+}
+
+Ingest::Ingest(journal::Journal& journal, DedupIndex& dedup) : journal_(journal), dedup_(dedup) {}
+
+Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
+                       const std::string& position, hutong::v1::Envelope& envelope) const {
+  const FieldDescriptor* field = topics_.field_for(record.topic);
+  if (field == nullptr) {
+    return Status(kRecordTopic,
+                  "topic \"" + record.topic + "\" is not a record type of the hutong.v1 schemas");
+  }
+  if (record.key.empty()) return Status(kRecordKey, "the record has an empty key");
+  envelope.Clear();
+  envelope.set_topic(record.topic);
+  envelope.set_key(record.key);
+  envelope.set_op(record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE
+                                                    : hutong::v1::OP_UPSERT);
+  envelope.set_schema_version(1);
+  envelope.mutable_source()->set_connector(connector);
+  envelope.mutable_source()->set_position(position);
+  envelope.mutable_source()->set_location(record.location);
+  if (record.event_time_us != 0) set_timestamp(envelope.mutable_event_time(), record.event_time_us);
+  set_timestamp(envelope.mutable_ingest_time(), now_us());
+  if (record.op == journal::Op::kDelete) return Status::ok();
+  Message* payload = envelope.GetReflection()->MutableMessage(&envelope, field);
+  if (!payload->ParseFromString(record.payload)) {
+    return Status(kRecordInvalid, "the payload is not a serialized " +
+                                      field->message_type()->full_name() + " (" +
+                                      std::to_string(record.payload.size()) + " bytes)");
+  }
+  Status enums = check_enums(*payload, "");
+  if (!enums) return enums;
+  return normalize_people(*payload, "", today());
+}
+
+Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
+  BatchOutcome outcome;
+  outcome.read = batch.records.size() + batch.rejected.size();
+  outcome.repaired = batch.repaired;
+  std::deque<journal::RecordStorage>
+      values;  // storage behind the RecordIn views (stable addresses)
+  std::vector<journal::RecordIn> records;
+  records.reserve(batch.records.size() + batch.rejected.size() + 1);
+  struct Update {
+    std::string composite;
+    uint64_t content;
+    bool removed;
+  };
+  std::vector<Update> updates;
+  std::unordered_map<std::string, uint64_t> in_batch;  // later rows of the batch supersede earlier
+  hutong::v1::Envelope envelope;
+  std::string payload_bytes;
+
+  auto quarantine = [&](const OwnedRejected& row) {
+    std::string key = quarantine_key(connector, row);
+    std::string composite = composite_key(journal::kTopicQuarantine, key);
+    uint64_t content = content_hash(journal::Op::kUpsert,
+                                    row.reason_code + '\0' + row.message + '\0' + row.original);
+    if (dedup_.unchanged(composite, content)) {
+      ++outcome.duplicate;  // the same row rejected for the same reason again
+      return;
+    }
+    int64_t now = now_us();
+    int64_t first = dedup_.first_seen(composite);
+    hutong::v1::Envelope q;
+    q.set_topic(std::string(journal::kTopicQuarantine));
+    q.set_key(key);
+    q.set_op(hutong::v1::OP_UPSERT);
+    q.set_schema_version(1);
+    q.mutable_source()->set_connector(connector);
+    q.mutable_source()->set_position(batch.position);
+    q.mutable_source()->set_location(
+        row.source_name + (row.row_number ? " row " + std::to_string(row.row_number) : ""));
+    set_timestamp(q.mutable_ingest_time(), now);
+    auto* r = q.mutable_quarantined_row();
+    r->set_connector(connector);
+    r->set_source_position(batch.position);
+    r->set_source_name(row.source_name);
+    r->set_row_number(row.row_number);
+    r->set_byte_offset(row.byte_offset);
+    r->set_original(row.original);
+    r->set_original_encoding(row.original_encoding);
+    r->set_reason_code(row.reason_code);
+    r->set_message(row.message);
+    r->set_field(row.field);
+    r->set_intended_topic(row.intended_topic);
+    set_timestamp(r->mutable_first_seen(), first ? first : now);
+    set_timestamp(r->mutable_last_seen(), now);
+    r->set_times_seen(1);
+    values.emplace_back();
+    records.push_back(journal::to_record(q, values.back()));
+    updates.push_back({composite, content, false});
+    if (!first) dedup_.set_first_seen(composite, now);
+    ++outcome.quarantined;
+  };
+
+  for (const OwnedRecord& record : batch.records) {
+    Status status = prepare(connector, record, batch.position, envelope);
+    if (!status) {
+      OwnedRejected row;
+      row.source_name = record.location.empty() ? record.topic : record.location;
+      row.original = record.payload;
+      row.original_encoding = "protobuf";
+      row.reason_code = std::string(status.code());
+      row.message = status.message();
+      row.intended_topic = record.topic;
+      row.field = record.key;
+      quarantine(row);
+      continue;
+    }
+    payload_bytes.clear();
+    if (const Message* payload = payload_of(envelope)) payload->SerializeToString(&payload_bytes);
+    std::string composite = composite_key(record.topic, record.key);
+    uint64_t content = content_hash(record.op, payload_bytes);
+    auto earlier = in_batch.find(composite);
+    bool same_as_kept = earlier != in_batch.end() ? earlier->second == content
+                                                  : dedup_.unchanged(composite, content);
+    bool deleting_nothing =
+        record.op == journal::Op::kDelete &&
+        (earlier != in_batch.end() ? earlier->second == content : !dedup_.contains(composite));
+    if (same_as_kept || deleting_nothing) {
+      ++outcome.duplicate;
+      continue;
+    }
+    in_batch[composite] = content;
+    values.emplace_back();
+    records.push_back(journal::to_record(envelope, values.back()));
+    updates.push_back({composite, content, record.op == journal::Op::kDelete});
+    ++outcome.accepted;
+  }
+  for (const OwnedRejected& row : batch.rejected)
+    quarantine(row);
+  if (batch.has_position) {
+    values.push_back({std::string(journal::kTopicConnectorPosition), connector, batch.position});
+    const journal::RecordStorage& p = values.back();
+    records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
+  }
+  if (records.empty()) return outcome;
+  Result<journal::AppendResult> appended = journal_.append(records);
+  if (!appended) return appended.status();
+  outcome.appended = appended->count;
+  for (const Update& u : updates)
+    dedup_.update(u.composite, u.content, u.removed);
+  return outcome;
+}
+
+}  // namespace hutong::pipeline

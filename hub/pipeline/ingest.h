@@ -1,0 +1,126 @@
+// The ingest pipeline: a connector's batch -> validate (topic, key, payload,
+// enum values) -> normalize (every Person: ID number, name, name key, with the
+// domain library) -> accept, quarantine, or count as a duplicate -> one atomic
+// journal append holding the accepted records, the quarantined rows and the
+// connector's new source position. Knows record types only through the
+// schemas' descriptors and annotations, never a department.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "domain/status.h"
+#include "hutong/v1/envelope.pb.h"
+#include "journal/journal.h"
+
+namespace hutong::pipeline {
+
+// Reason codes the pipeline itself gives (plugins give their own).
+inline constexpr std::string_view kRecordTopic = "record.topic";
+inline constexpr std::string_view kRecordKey = "record.key";
+inline constexpr std::string_view kRecordInvalid = "record.invalid";
+inline constexpr std::string_view kRecordEnum = "record.enum";
+
+struct OwnedRecord {
+  std::string topic;
+  std::string key;
+  journal::Op op = journal::Op::kUpsert;
+  std::string payload;
+  int64_t event_time_us = 0;
+  std::string location;
+};
+
+struct OwnedRejected {
+  std::string source_name;
+  uint64_t row_number = 0;
+  uint64_t byte_offset = 0;
+  std::string original;
+  std::string original_encoding;
+  std::string reason_code;
+  std::string message;
+  std::string field;
+  std::string intended_topic;
+};
+
+// What one poll of a source produced.
+struct Batch {
+  std::vector<OwnedRecord> records;
+  std::vector<OwnedRejected> rejected;
+  std::string position;
+  bool has_position = false;
+  uint64_t repaired = 0;
+  void clear() { *this = Batch(); }
+};
+
+struct BatchOutcome {
+  uint64_t read = 0;
+  uint64_t accepted = 0;
+  uint64_t quarantined = 0;
+  uint64_t duplicate = 0;
+  uint64_t repaired = 0;
+  uint64_t appended = 0;  // journal records written (accepted + quarantine + position)
+};
+
+// topic -> the Envelope payload field of its record type, from the schemas.
+class TopicRegistry {
+ public:
+  TopicRegistry();
+  const google::protobuf::FieldDescriptor* field_for(std::string_view topic) const;
+  std::vector<std::string> topics() const;
+
+ private:
+  std::unordered_map<std::string, const google::protobuf::FieldDescriptor*> fields_;
+};
+
+// The content last journaled for each key, so that a re-delivered identical
+// record is counted instead of journaled again. Rebuilt from the journal at start.
+class DedupIndex {
+ public:
+  Status rebuild(const journal::Journal& journal);
+  // True when (topic, key) currently holds exactly this content.
+  bool unchanged(const std::string& composite, uint64_t content) const;
+  void update(const std::string& composite, uint64_t content, bool removed);
+  bool contains(const std::string& composite) const;
+  // The first time a quarantined row was seen (0 if never).
+  int64_t first_seen(const std::string& composite) const;
+  void set_first_seen(const std::string& composite, int64_t when);
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, uint64_t> content_;
+  std::unordered_map<std::string, int64_t> first_seen_;
+};
+
+std::string composite_key(std::string_view topic, std::string_view key);
+uint64_t content_hash(journal::Op op, std::string_view payload);
+
+class Ingest {
+ public:
+  Ingest(journal::Journal& journal, DedupIndex& dedup);
+
+  // Validates, normalizes and journals one batch atomically; returns once it
+  // is durable. An error means nothing of the batch was kept (the connector
+  // re-reads from its last position).
+  Result<BatchOutcome> commit(const std::string& connector, const Batch& batch);
+
+  // Turns one record into a normalized envelope, or says why it is rejected.
+  Status prepare(const std::string& connector, const OwnedRecord& record,
+                 const std::string& position, hutong::v1::Envelope& envelope) const;
+
+  journal::Journal& journal() { return journal_; }
+  const TopicRegistry& topics() const { return topics_; }
+
+ private:
+  journal::Journal& journal_;
+  DedupIndex& dedup_;
+  TopicRegistry topics_;
+};
+
+// The quarantine key of a rejected row: connector|source|row.
+std::string quarantine_key(std::string_view connector, const OwnedRejected& row);
+
+}  // namespace hutong::pipeline

@@ -1,0 +1,251 @@
+#include "plugin_host/connector.h"
+
+#include <spdlog/spdlog.h>
+
+#include "journal/internal_topics.h"
+
+namespace hutong::plugin_host {
+
+std::string_view state_name(ConnectorState state) {
+  switch (state) {
+    case ConnectorState::kValidating:
+      return "validating";
+    case ConnectorState::kRunning:
+      return "running";
+    case ConnectorState::kFailed:
+      return "failed";
+    case ConnectorState::kStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c != 0x7F && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+Connector::Connector(config::ConnectorConfig config, std::shared_ptr<PluginLibrary> library,
+                     Status load_error, pipeline::Ingest& ingest, SessionFactory factory,
+                     std::string committed_position)
+    : config_(std::move(config)),
+      library_(std::move(library)),
+      load_error_(std::move(load_error)),
+      ingest_(ingest),
+      factory_(std::move(factory)),
+      position_(std::move(committed_position)) {
+  status_.name = config_.name;
+  status_.plugin = config_.plugin;
+  status_.isolation = config_.isolation == config::Isolation::kProcess ? "process" : "in_process";
+  status_.last_position = printable(position_);
+}
+
+Connector::~Connector() {
+  stop();
+}
+
+const std::string& Connector::library_path() const {
+  static const std::string none;
+  return library_ ? library_->path() : none;
+}
+
+void Connector::start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Connector::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  status_.state = ConnectorState::kStopped;
+  for (ReplayRequest& r : replays_)
+    r.done.set_value(Status(kPluginFailed, "the connector stopped"));
+  replays_.clear();
+}
+
+ConnectorStatus Connector::status() const {
+  std::lock_guard lock(mu_);
+  ConnectorStatus s = status_;
+  if (seen_record_) {
+    s.ms_since_last_record = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - last_record_)
+                                 .count();
+  }
+  return s;
+}
+
+bool Connector::wait_or_stop(std::chrono::milliseconds duration) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, duration, [&] { return stopping_ || !replays_.empty(); }) && stopping_;
+}
+
+void Connector::fail(const std::string& error) {
+  spdlog::error("connector {}: {}", config_.name, error);
+  std::lock_guard lock(mu_);
+  status_.state = ConnectorState::kFailed;
+  status_.last_error = error;
+}
+
+Result<pipeline::BatchOutcome> Connector::replay(const pipeline::OwnedRejected& row) {
+  std::future<Result<pipeline::BatchOutcome>> done;
+  {
+    std::lock_guard lock(mu_);
+    if (status_.state != ConnectorState::kRunning) {
+      return Status(kPluginFailed, "connector " + config_.name + " is " +
+                                       std::string(state_name(status_.state)) +
+                                       "; a row can be replayed only while it runs");
+    }
+    replays_.push_back({row, {}});
+    done = replays_.back().done.get_future();
+  }
+  cv_.notify_all();
+  return done.get();
+}
+
+void Connector::serve_replays(SourceSession& session) {
+  for (;;) {
+    ReplayRequest request;
+    {
+      std::lock_guard lock(mu_);
+      if (replays_.empty()) return;
+      request = std::move(replays_.front());
+      replays_.pop_front();
+    }
+    pipeline::Batch batch;
+    Status status = session.replay(request.row, batch);
+    if (!status) {
+      request.done.set_value(status);
+      continue;
+    }
+    Result<pipeline::BatchOutcome> outcome = ingest_.commit(config_.name, batch);
+    if (outcome && outcome->accepted > 0 && outcome->quarantined == 0) {
+      // The row went through: its quarantine entry is resolved.
+      pipeline::Batch resolved;
+      Result<journal::AppendResult> removed = [&]() -> Result<journal::AppendResult> {
+        std::string key = pipeline::quarantine_key(config_.name, request.row);
+        journal::RecordIn tombstone{journal::Op::kDelete, journal::kTopicQuarantine, key, {}};
+        return ingest_.journal().append(std::span(&tombstone, 1));
+      }();
+      if (!removed) outcome = removed.status();
+    }
+    request.done.set_value(std::move(outcome));
+  }
+}
+
+void Connector::run() {
+  auto backoff = config_.restart_backoff;
+  bool first = true;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      status_.state = ConnectorState::kValidating;
+      if (!first) ++status_.restarts;
+    }
+    first = false;
+    std::unique_ptr<SourceSession> session;
+    Status started = load_error_;
+    if (started.is_ok() && !library_->is_source()) {
+      started = Status(kPluginFailed, "plugin " + library_->path() + " is a sink, not a source");
+    }
+    if (started.is_ok()) {
+      session =
+          config_.isolation == config::Isolation::kProcess
+              ? make_runner_session(factory_.runner_path, factory_.socket_dir, library_, config_)
+              : make_in_process_session(library_, config_);
+      started = session->start(position_);
+    }
+    if (!started) {
+      fail(started.to_string());
+      session.reset();
+      if (!load_error_.is_ok()) {  // a plugin that cannot load will not load on retry
+        wait_or_stop(std::chrono::hours(24 * 365));
+        return;
+      }
+      {
+        std::lock_guard lock(mu_);
+        status_.backoff_ms = backoff.count();
+      }
+      if (wait_or_stop(backoff)) return;
+      backoff = std::min(backoff * 2, config_.max_backoff);
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      status_.state = ConnectorState::kRunning;
+      status_.last_error.clear();
+      status_.backoff_ms = 0;
+    }
+    spdlog::info("connector {}: running ({}, plugin {})", config_.name, status_.isolation,
+                 library_->path());
+    pipeline::Batch batch;
+    std::string failure;
+    while (failure.empty()) {
+      serve_replays(*session);
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      Result<PollOutcome> polled = session->poll(batch, config_.batch_records);
+      if (!polled) {
+        failure = polled.status().to_string();
+        break;
+      }
+      if (*polled == PollOutcome::kIdle) {
+        if (wait_or_stop(config_.poll_interval)) return;
+        continue;
+      }
+      Result<pipeline::BatchOutcome> outcome = ingest_.commit(config_.name, batch);
+      if (!outcome) {
+        // Nothing of the batch was kept (e.g. the disk is full): re-read it from
+        // the last committed position after the backoff.
+        failure = "cannot journal a batch: " + outcome.status().to_string();
+        break;
+      }
+      backoff = config_.restart_backoff;
+      std::lock_guard lock(mu_);
+      if (batch.has_position) {
+        position_ = batch.position;
+        status_.last_position = printable(position_);
+      }
+      status_.rows_read += outcome->read;
+      status_.accepted += outcome->accepted;
+      status_.quarantined += outcome->quarantined;
+      status_.duplicate += outcome->duplicate;
+      status_.repaired += outcome->repaired;
+      ++status_.batches;
+      if (outcome->read > 0) {
+        last_record_ = std::chrono::steady_clock::now();
+        seen_record_ = true;
+      }
+    }
+    fail(failure);
+    session.reset();
+    {
+      std::lock_guard lock(mu_);
+      status_.backoff_ms = backoff.count();
+    }
+    if (wait_or_stop(backoff)) return;
+    backoff = std::min(backoff * 2, config_.max_backoff);
+  }
+}
+
+}  // namespace hutong::plugin_host

@@ -1,0 +1,98 @@
+// One configured connector: its plugin instance (in process or in a runner),
+// its lifecycle (validating -> running -> failed with backoff -> stopped), its
+// counters, and the loop that polls the plugin and commits each batch with the
+// new source position in one journal append.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "pipeline/ingest.h"
+#include "plugin_host/plugin_library.h"
+#include "plugin_host/session.h"
+
+namespace hutong::plugin_host {
+
+enum class ConnectorState { kValidating, kRunning, kFailed, kStopped };
+std::string_view state_name(ConnectorState state);
+
+struct ConnectorStatus {
+  std::string name;
+  std::string plugin;
+  std::string isolation;
+  ConnectorState state = ConnectorState::kValidating;
+  std::string last_error;
+  uint64_t rows_read = 0;
+  uint64_t accepted = 0;
+  uint64_t quarantined = 0;
+  uint64_t duplicate = 0;
+  uint64_t repaired = 0;
+  uint64_t batches = 0;
+  uint64_t restarts = 0;
+  std::string last_position;          // as committed (printable; binary bytes escaped)
+  int64_t ms_since_last_record = -1;  // -1: none yet
+  int64_t backoff_ms = 0;             // current wait before the next restart
+};
+
+struct SessionFactory {
+  std::string runner_path;
+  std::string socket_dir;
+};
+
+class Connector {
+ public:
+  // `library` may be null when the plugin did not load: the connector then
+  // stays failed with `load_error`.
+  Connector(config::ConnectorConfig config, std::shared_ptr<PluginLibrary> library,
+            Status load_error, pipeline::Ingest& ingest, SessionFactory factory,
+            std::string committed_position);
+  ~Connector();
+
+  void start();
+  void stop();  // waits for the current plugin call to return
+  ConnectorStatus status() const;
+  const config::ConnectorConfig& config() const { return config_; }
+  const std::string& library_path() const;
+
+  // Re-reads a quarantined row through the plugin and commits the outcome;
+  // runs on the connector's thread.
+  Result<pipeline::BatchOutcome> replay(const pipeline::OwnedRejected& row);
+
+ private:
+  void run();
+  bool wait_or_stop(std::chrono::milliseconds duration);
+  void fail(const std::string& error);
+  void serve_replays(SourceSession& session);
+
+  config::ConnectorConfig config_;
+  std::shared_ptr<PluginLibrary> library_;
+  Status load_error_;
+  pipeline::Ingest& ingest_;
+  SessionFactory factory_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  ConnectorStatus status_;
+  std::string position_;
+  std::chrono::steady_clock::time_point last_record_{};
+  bool seen_record_ = false;
+
+  struct ReplayRequest {
+    pipeline::OwnedRejected row;
+    std::promise<Result<pipeline::BatchOutcome>> done;
+  };
+  std::deque<ReplayRequest> replays_;
+  std::thread thread_;
+};
+
+std::string printable(std::string_view bytes);
+
+}  // namespace hutong::plugin_host

@@ -1,0 +1,396 @@
+#include "plugin_host/session.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <zmq.hpp>
+
+#include "hutong/internal/runner.pb.h"
+
+namespace hutong::plugin_host {
+namespace {
+
+pipeline::OwnedRejected own(const hutong_rejected_row& r) {
+  auto text = [](const char* s) { return s ? std::string(s) : std::string(); };
+  pipeline::OwnedRejected row;
+  row.source_name = text(r.source_name);
+  row.row_number = r.row_number;
+  row.byte_offset = r.byte_offset;
+  row.original.assign(reinterpret_cast<const char*>(r.original), r.original_len);
+  row.original_encoding = text(r.original_encoding);
+  row.reason_code = text(r.reason_code);
+  row.message = text(r.message);
+  row.field = text(r.field);
+  row.intended_topic = text(r.intended_topic);
+  return row;
+}
+
+hutong_rejected_row view(const pipeline::OwnedRejected& row) {
+  hutong_rejected_row r{};
+  r.source_name = row.source_name.c_str();
+  r.row_number = row.row_number;
+  r.byte_offset = row.byte_offset;
+  r.original = reinterpret_cast<const uint8_t*>(row.original.data());
+  r.original_len = row.original.size();
+  r.original_encoding = row.original_encoding.c_str();
+  r.reason_code = row.reason_code.c_str();
+  r.message = row.message.c_str();
+  r.field = row.field.c_str();
+  r.intended_topic = row.intended_topic.c_str();
+  return r;
+}
+
+class InProcessSession : public SourceSession {
+ public:
+  InProcessSession(std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
+      : library_(std::move(library)), host_(connector.name), config_(connector) {}
+  ~InProcessSession() override {
+    if (instance_) library_->descriptor().destroy(instance_);
+  }
+
+  Status start(const std::string& position) override {
+    const hutong_plugin_descriptor& d = library_->descriptor();
+    hutong_error error{};
+    if (d.create(&host_.host, &config_.config, &instance_, &error) != HUTONG_OK) {
+      instance_ = nullptr;
+      return Status(kPluginFailed, "create: " + error_text(error));
+    }
+    if (d.start(instance_, reinterpret_cast<const uint8_t*>(position.data()), position.size(),
+                &error) != HUTONG_OK) {
+      return Status(kPluginFailed, "start: " + error_text(error));
+    }
+    return Status::ok();
+  }
+
+  Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
+    batch.clear();
+    BatchEmitter emitter(batch);
+    hutong_error error{};
+    int rc = library_->descriptor().poll(instance_, emitter.emitter(), max_records, &error);
+    if (rc == HUTONG_OK) return PollOutcome::kBatch;
+    if (rc == HUTONG_IDLE) return PollOutcome::kIdle;
+    return Status(kPluginFailed, "poll: " + error_text(error));
+  }
+
+  Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) override {
+    batch.clear();
+    if (!library_->descriptor().replay)
+      return Status(kPluginFailed, "the plugin cannot replay rows");
+    BatchEmitter emitter(batch);
+    hutong_rejected_row r = view(row);
+    hutong_error error{};
+    if (library_->descriptor().replay(instance_, &r, emitter.emitter(), &error) != HUTONG_OK) {
+      return Status(kPluginFailed, "replay: " + error_text(error));
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::shared_ptr<PluginLibrary> library_;
+  PluginHost host_;
+  PluginConfig config_;
+  void* instance_ = nullptr;
+};
+
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return std::string("SIG") + (abbrev ? abbrev : std::to_string(sig)) + " (" + strsignal(sig) + ")";
+}
+
+class RunnerSession : public SourceSession {
+ public:
+  RunnerSession(std::string runner_path, const std::string& socket_dir,
+                std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
+      : runner_path_(std::move(runner_path)),
+        library_(std::move(library)),
+        connector_(connector),
+        socket_(context_, zmq::socket_type::pair) {
+    static std::atomic<uint64_t> counter = 0;
+    endpoint_path_ = socket_dir + "/runner-" + connector.name + "-" + std::to_string(::getpid()) +
+                     "-" + std::to_string(counter++) + ".sock";
+    socket_.set(zmq::sockopt::linger, 0);
+  }
+
+  ~RunnerSession() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    socket_.close();
+    std::filesystem::remove(endpoint_path_);
+  }
+
+  Status start(const std::string& position) override {
+    std::filesystem::remove(endpoint_path_);
+    try {
+      socket_.bind("ipc://" + endpoint_path_);
+    } catch (const zmq::error_t& e) {
+      return Status(kPluginFailed, "cannot bind ipc://" + endpoint_path_ + ": " + e.what());
+    }
+    std::string endpoint = "ipc://" + endpoint_path_;
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0)
+      return Status(kPluginFailed, std::string("cannot fork the runner: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      // The runner dies with the hub, even when the hub is SIGKILLed.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(111);
+      ::execl(runner_path_.c_str(), runner_path_.c_str(), library_->path().c_str(),
+              endpoint.c_str(), connector_.name.c_str(), static_cast<char*>(nullptr));
+      ::_exit(112);
+    }
+    hutong::internal::RunnerRequest request;
+    auto* s = request.mutable_start();
+    s->set_connector(connector_.name);
+    for (const auto& [key, value] : connector_.settings) {
+      auto* setting = s->add_settings();
+      setting->set_key(key);
+      setting->set_value(value);
+    }
+    s->set_position(position);
+    hutong::internal::RunnerReply reply;
+    Status status = call(request, reply);
+    if (!status) return status;
+    if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
+      return Status(kPluginFailed, "start: " + reply.error_code() + ": " + reply.error_message());
+    }
+    return Status::ok();
+  }
+
+  Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
+    batch.clear();
+    hutong::internal::RunnerRequest request;
+    request.mutable_poll()->set_max_records(max_records);
+    hutong::internal::RunnerReply reply;
+    Status status = call(request, reply);
+    if (!status) return status;
+    if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE) return PollOutcome::kIdle;
+    if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
+      return Status(kPluginFailed, "poll: " + reply.error_code() + ": " + reply.error_message());
+    }
+    to_batch(reply, batch);
+    return PollOutcome::kBatch;
+  }
+
+  Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) override {
+    batch.clear();
+    hutong::internal::RunnerRequest request;
+    auto* r = request.mutable_replay()->mutable_row();
+    r->set_source_name(row.source_name);
+    r->set_row_number(row.row_number);
+    r->set_byte_offset(row.byte_offset);
+    r->set_original(row.original);
+    r->set_original_encoding(row.original_encoding);
+    r->set_reason_code(row.reason_code);
+    r->set_message(row.message);
+    r->set_field(row.field);
+    r->set_intended_topic(row.intended_topic);
+    hutong::internal::RunnerReply reply;
+    Status status = call(request, reply);
+    if (!status) return status;
+    if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
+      return Status(kPluginFailed, "replay: " + reply.error_code() + ": " + reply.error_message());
+    }
+    to_batch(reply, batch);
+    return Status::ok();
+  }
+
+ private:
+  static void to_batch(const hutong::internal::RunnerReply& reply, pipeline::Batch& batch) {
+    for (const auto& r : reply.records()) {
+      batch.records.push_back({r.topic(), r.key(),
+                               r.remove() ? journal::Op::kDelete : journal::Op::kUpsert,
+                               r.payload(), r.event_time_us(), r.location()});
+    }
+    for (const auto& r : reply.rejected()) {
+      batch.rejected.push_back({r.source_name(), r.row_number(), r.byte_offset(), r.original(),
+                                r.original_encoding(), r.reason_code(), r.message(), r.field(),
+                                r.intended_topic()});
+    }
+    batch.position = reply.position();
+    batch.has_position = reply.has_position();
+    batch.repaired = reply.repaired();
+  }
+
+  // Whether the runner has exited; fills `why`.
+  bool exited(std::string& why) {
+    if (pid_ <= 0) {
+      why = "the runner is not running";
+      return true;
+    }
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r != pid_) return false;
+    pid_ = -1;
+    if (WIFSIGNALED(status)) {
+      why = "the runner was killed by " + signal_text(WTERMSIG(status)) + " (a crash in plugin " +
+            library_->path() + ")";
+    } else if (WEXITSTATUS(status) == 112) {
+      why = "cannot start the runner " + runner_path_;
+    } else {
+      why = "the runner exited with status " + std::to_string(WEXITSTATUS(status));
+    }
+    return true;
+  }
+
+  // Sends a request and waits for its reply; heartbeats keep the wait alive,
+  // silence past heartbeat_timeout or a poll past poll_timeout kills the runner.
+  Status call(hutong::internal::RunnerRequest& request, hutong::internal::RunnerReply& reply) {
+    request.set_seq(++seq_);
+    request.set_ack(seq_ - 1);
+    std::string bytes = request.SerializeAsString();
+    // A PAIR socket takes a message only once the runner has connected.
+    auto started = std::chrono::steady_clock::now();
+    while (!socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      std::string why;
+      if (exited(why)) return Status(kRunnerDied, why);
+      if (std::chrono::steady_clock::now() - started > connector_.heartbeat_timeout) {
+        return kill_with(Status(kRunnerTimeout,
+                                "the runner did not connect within " +
+                                    std::to_string(connector_.heartbeat_timeout.count()) + " ms"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    auto last_heard = started;
+    for (;;) {
+      zmq::pollitem_t items[] = {{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(50));
+      if (items[0].revents & ZMQ_POLLIN) {
+        zmq::message_t message;
+        if (socket_.recv(message, zmq::recv_flags::dontwait)) {
+          if (!reply.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+            return kill_with(Status(kRunnerDied, "the runner sent a message that is not a reply"));
+          }
+          for (const std::string& line : reply.log())
+            spdlog::info("connector {}: {}", connector_.name, line);
+          last_heard = std::chrono::steady_clock::now();
+          if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_HEARTBEAT) continue;
+          if (reply.seq() != seq_) {
+            return kill_with(Status(kRunnerDied, "the runner answered request " +
+                                                     std::to_string(reply.seq()) + " while " +
+                                                     std::to_string(seq_) + " was pending"));
+          }
+          return Status::ok();
+        }
+      }
+      std::string why;
+      if (exited(why)) return Status(kRunnerDied, why);
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_heard > connector_.heartbeat_timeout) {
+        return kill_with(
+            Status(kRunnerTimeout, "the runner sent nothing for " +
+                                       std::to_string(connector_.heartbeat_timeout.count()) +
+                                       " ms (heartbeat_timeout_ms); killed"));
+      }
+      if (request.has_poll() && now - started > connector_.poll_timeout) {
+        return kill_with(Status(
+            kRunnerTimeout, "a poll took longer than " +
+                                std::to_string(connector_.poll_timeout.count()) +
+                                " ms (poll_timeout_ms): the plugin hangs or is too slow; killed"));
+      }
+    }
+  }
+
+  Status kill_with(Status status) {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    return status;
+  }
+
+  std::string runner_path_;
+  std::shared_ptr<PluginLibrary> library_;
+  config::ConnectorConfig connector_;
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  std::string endpoint_path_;
+  pid_t pid_ = -1;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace
+
+std::string error_text(const hutong_error& error) {
+  std::string code(error.code, strnlen(error.code, sizeof error.code));
+  std::string message(error.message, strnlen(error.message, sizeof error.message));
+  if (code.empty()) code = "plugin.error";
+  return code + ": " + (message.empty() ? "(no message)" : message);
+}
+
+BatchEmitter::BatchEmitter(pipeline::Batch& batch) : batch_(batch) {
+  emitter_.context = this;
+  emitter_.record = [](void* context, const hutong_record* r) {
+    auto* self = static_cast<BatchEmitter*>(context);
+    self->batch_.records.push_back(
+        {std::string(r->topic, r->topic_len), std::string(r->key, r->key_len),
+         r->op == HUTONG_OP_DELETE ? journal::Op::kDelete : journal::Op::kUpsert,
+         std::string(reinterpret_cast<const char*>(r->payload), r->payload_len), r->event_time_us,
+         r->location ? r->location : ""});
+    return HUTONG_OK;
+  };
+  emitter_.reject = [](void* context, const hutong_rejected_row* r) {
+    static_cast<BatchEmitter*>(context)->batch_.rejected.push_back(own(*r));
+    return HUTONG_OK;
+  };
+  emitter_.position = [](void* context, const uint8_t* position, size_t len) {
+    auto* self = static_cast<BatchEmitter*>(context);
+    self->batch_.position.assign(reinterpret_cast<const char*>(position), len);
+    self->batch_.has_position = true;
+  };
+  emitter_.repaired = [](void* context, const char*) {
+    ++static_cast<BatchEmitter*>(context)->batch_.repaired;
+  };
+}
+
+PluginHost::PluginHost(std::string name) : connector(std::move(name)) {
+  host.context = this;
+  host.log = [](void* context, hutong_log_level level, const char* message) {
+    const std::string& who = static_cast<PluginHost*>(context)->connector;
+    switch (level) {
+      case HUTONG_LOG_DEBUG:
+        spdlog::debug("connector {}: {}", who, message);
+        break;
+      case HUTONG_LOG_INFO:
+        spdlog::info("connector {}: {}", who, message);
+        break;
+      case HUTONG_LOG_WARN:
+        spdlog::warn("connector {}: {}", who, message);
+        break;
+      default:
+        spdlog::error("connector {}: {}", who, message);
+        break;
+    }
+  };
+}
+
+PluginConfig::PluginConfig(const config::ConnectorConfig& connector)
+    : connector_name(connector.name), settings(connector.settings) {
+  for (const auto& [key, value] : settings)
+    entries.push_back({key.c_str(), value.c_str()});
+  config.connector_name = connector_name.c_str();
+  config.entries = entries.data();
+  config.count = static_cast<uint32_t>(entries.size());
+}
+
+std::unique_ptr<SourceSession> make_in_process_session(std::shared_ptr<PluginLibrary> library,
+                                                       const config::ConnectorConfig& connector) {
+  return std::make_unique<InProcessSession>(std::move(library), connector);
+}
+
+std::unique_ptr<SourceSession> make_runner_session(const std::string& runner_path,
+                                                   const std::string& socket_dir,
+                                                   std::shared_ptr<PluginLibrary> library,
+                                                   const config::ConnectorConfig& connector) {
+  return std::make_unique<RunnerSession>(runner_path, socket_dir, std::move(library), connector);
+}
+
+}  // namespace hutong::plugin_host

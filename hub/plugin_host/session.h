@@ -1,0 +1,76 @@
+// A running instance of a source plugin, in the hub's process or in a runner
+// child process; the connector drives either the same way.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "pipeline/ingest.h"
+#include "plugin_host/plugin_library.h"
+
+namespace hutong::plugin_host {
+
+inline constexpr std::string_view kPluginFailed = "plugin.failed";
+inline constexpr std::string_view kRunnerDied = "runner.died";
+inline constexpr std::string_view kRunnerTimeout = "runner.timeout";
+
+enum class PollOutcome { kBatch, kIdle };
+
+class SourceSession {
+ public:
+  virtual ~SourceSession() = default;
+  // Creates the plugin instance and resumes it after `position`.
+  virtual Status start(const std::string& position) = 0;
+  // One poll: fills `batch` (cleared first) or says it is idle.
+  virtual Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) = 0;
+  // Re-reads a quarantined row into `batch`.
+  virtual Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) = 0;
+};
+
+// The plugin runs on the caller's thread: fastest, for trusted plugins; a
+// crash in the plugin is a crash of the hub.
+std::unique_ptr<SourceSession> make_in_process_session(std::shared_ptr<PluginLibrary> library,
+                                                       const config::ConnectorConfig& connector);
+
+// The plugin runs in a hutong-runner child process that dies with the hub;
+// requests and batches travel over ZeroMQ ipc:// in `socket_dir`.
+std::unique_ptr<SourceSession> make_runner_session(const std::string& runner_path,
+                                                   const std::string& socket_dir,
+                                                   std::shared_ptr<PluginLibrary> library,
+                                                   const config::ConnectorConfig& connector);
+
+// The emitter the hub gives a plugin: it fills a Batch.
+class BatchEmitter {
+ public:
+  explicit BatchEmitter(pipeline::Batch& batch);
+  const hutong_emitter* emitter() const { return &emitter_; }
+
+ private:
+  pipeline::Batch& batch_;
+  hutong_emitter emitter_;
+};
+
+// The host services the hub gives a plugin: its log lines go to the hub's log,
+// tagged with the connector.
+struct PluginHost {
+  explicit PluginHost(std::string connector);
+  hutong_host host;
+  std::string connector;
+};
+
+// The settings of a connector as the plugin interface wants them.
+struct PluginConfig {
+  explicit PluginConfig(const config::ConnectorConfig& connector);
+  std::string connector_name;
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::vector<hutong_config_entry> entries;
+  hutong_config config;
+};
+
+std::string error_text(const hutong_error& error);
+
+}  // namespace hutong::plugin_host
