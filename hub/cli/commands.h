@@ -15,4 +15,10 @@ int check_id(const std::vector<std::string>& args, std::istream& in, std::ostrea
 int journal(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
             std::ostream& err);
 
+int connector(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+              std::ostream& err);
+
+int quarantine(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+               std::ostream& err);
+
 }  // namespace hutong::cli

@@ -19,6 +19,8 @@ constexpr Subcommand kSubcommands[] = {
     {"check-id", "normalize and validate resident ID numbers; say why one is rejected",
      hutong::cli::check_id},
     {"journal", "inspect a journal directory: ls | dump | verify", hutong::cli::journal},
+    {"connector", "a running hub's connectors: status | reload", hutong::cli::connector},
+    {"quarantine", "rejected rows: list | show | replay", hutong::cli::quarantine},
 };
 
 void usage(std::ostream& out) {

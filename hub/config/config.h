@@ -57,6 +57,9 @@ struct Problem {
   int line = 0;      // 1-based; 0 when unknown
   std::string path;  // e.g. connectors[1].isolation
   std::string message;
+  // A plugin that does not load: at start and on reload the hub carries on with
+  // the other connectors (this one stays failed); --check-config reports it.
+  bool plugin_unavailable = false;
   std::string to_string() const;
 };
 

@@ -32,7 +32,7 @@ std::vector<config::Problem> Hub::check(config::HubConfig& config) {
     if (!library) {
       problems.push_back({config.source, connector.line,
                           "connectors[" + std::to_string(i) + "].plugin",
-                          library.status().to_string()});
+                          library.status().to_string(), true});
       continue;
     }
     for (config::Problem& p :
@@ -123,6 +123,10 @@ std::vector<config::Problem> Hub::reload() {
       config::load_config(config_.source, std::filesystem::path(config_.runner).parent_path());
   std::vector<config::Problem> problems = loaded.problems;
   if (problems.empty()) problems = check(loaded.config);
+  std::erase_if(problems, [](const config::Problem& p) {
+    if (p.plugin_unavailable) spdlog::error("reload: {}", p.to_string());
+    return p.plugin_unavailable;
+  });
   if (!problems.empty()) {
     for (const auto& p : problems)
       spdlog::error("reload refused: {}", p.to_string());

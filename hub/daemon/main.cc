@@ -41,13 +41,19 @@ std::string program_dir() {
   return ec ? "." : exe.parent_path().string();
 }
 
-// Loads and fully validates the configuration; prints every problem.
-std::optional<hutong::config::HubConfig> load(const std::string& path) {
+// Loads and fully validates the configuration; prints every problem. When
+// starting (not checking), a plugin that does not load fails only its connector.
+std::optional<hutong::config::HubConfig> load(const std::string& path, bool starting) {
   hutong::config::LoadResult loaded = hutong::config::load_config(path, program_dir());
   std::vector<hutong::config::Problem> problems = loaded.problems;
   if (problems.empty()) problems = hutong::daemon::Hub::check(loaded.config);
-  for (const auto& p : problems)
-    std::cerr << p.to_string() << "\n";
+  if (starting) {
+    std::erase_if(problems, [](const hutong::config::Problem& p) {
+      if (p.plugin_unavailable) spdlog::error("{} (the hub carries on without this connector)", p.to_string());
+      return p.plugin_unavailable;
+    });
+  }
+  for (const auto& p : problems) std::cerr << p.to_string() << "\n";
   if (!problems.empty()) {
     std::cerr << problems.size() << " problem(s) in " << path << "\n";
     return std::nullopt;
@@ -56,7 +62,7 @@ std::optional<hutong::config::HubConfig> load(const std::string& path) {
 }
 
 int check_config(const std::string& path) {
-  auto config = load(path);
+  auto config = load(path, false);
   if (!config) return 1;
   std::cout << "ok: " << path << ": " << config->connectors.size() << " connector(s), data in "
             << config->data_dir << "\n";
@@ -73,7 +79,7 @@ int run(const std::string& path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto config = load(path);
+  auto config = load(path, true);
   if (!config) return 1;
   if (config->log_level == "debug") spdlog::set_level(spdlog::level::debug);
   if (config->log_level == "warn") spdlog::set_level(spdlog::level::warn);

@@ -190,8 +190,7 @@ void Connector::run() {
     }
     {
       std::lock_guard lock(mu_);
-      status_.state = ConnectorState::kRunning;
-      status_.last_error.clear();
+      status_.state = ConnectorState::kRunning;  // last_error stays: it is the last one
       status_.backoff_ms = 0;
     }
     spdlog::info("connector {}: running ({}, plugin {})", config_.name, status_.isolation,

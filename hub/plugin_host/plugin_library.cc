@@ -1,5 +1,7 @@
 #include "plugin_host/plugin_library.h"
 
+#include <dlfcn.h>
+
 #include <boost/dll/shared_library.hpp>
 #include <filesystem>
 
@@ -24,8 +26,15 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   handle->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local,
                        ec);
   if (ec) {
-    // dlerror() names the missing symbol or the broken dependency.
-    return Status(kPluginLoad, "cannot load plugin " + path + ": " + ec.message());
+    // Boost.DLL's error code says little; dlerror() names the missing symbol or
+    // the broken dependency, so ask the loader once more for its own words.
+    std::string why = ec.message();
+    if (void* probe = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      ::dlclose(probe);
+    } else if (const char* text = ::dlerror()) {
+      why = text;
+    }
+    return Status(kPluginLoad, "cannot load plugin " + path + ": " + why);
   }
   if (!handle->library.has(HUTONG_PLUGIN_DESCRIPTOR_SYMBOL)) {
     return Status(kPluginDescriptor, "plugin " + path + " exports no \"" +

@@ -26,6 +26,7 @@ const hutong_config_key kKeys[] = {
     {"reject_every", HUTONG_CONFIG_INT, "0", "every n-th row is rejected as id.checksum (0: none)"},
     {"sleep_ms", HUTONG_CONFIG_DURATION, "0", "sleep this long in every poll"},
     {"payload_bytes", HUTONG_CONFIG_INT, "0", "pad each record's class name to make it this large"},
+    {"key_prefix", HUTONG_CONFIG_STRING, "row-", "records are keyed <key_prefix><row number>"},
 };
 
 class TestSource : public hutong::sdk::Source {
@@ -39,7 +40,8 @@ class TestSource : public hutong::sdk::Source {
         invalid_every_(settings.integer("invalid_every")),
         reject_every_(settings.integer("reject_every")),
         sleep_ms_(settings.milliseconds("sleep_ms")),
-        payload_bytes_(settings.integer("payload_bytes")) {}
+        payload_bytes_(settings.integer("payload_bytes")),
+        key_prefix_(settings.string("key_prefix")) {}
 
   void start(std::string_view position) override {
     next_ = position.empty() ? 0 : std::stoll(std::string(position));
@@ -55,7 +57,7 @@ class TestSource : public hutong::sdk::Source {
       ++emitted_;
       if (crash_after_ > 0 && emitted_ > crash_after_) std::raise(SIGSEGV);
       if (abort_after_ > 0 && emitted_ > abort_after_) std::abort();
-      std::string key = "row-" + std::to_string(next_);
+      std::string key = key_prefix_ + std::to_string(next_);
       std::string location = "counter row " + std::to_string(next_);
       if (invalid_every_ > 0 && next_ % invalid_every_ == invalid_every_ - 1) {
         out.upsert_bytes("education.enrollment", key, "\xFF\xFF\xFF not a record", location);
@@ -99,6 +101,7 @@ class TestSource : public hutong::sdk::Source {
   hutong::sdk::Host host_;
   int64_t total_, per_poll_, crash_after_, abort_after_, invalid_every_, reject_every_, sleep_ms_,
       payload_bytes_;
+  std::string key_prefix_;
   int64_t next_ = 0;
   int64_t emitted_ = 0;
 };
