@@ -15,7 +15,9 @@ struct BrokenConfig {
   const char* expected;  // the error line must contain this
 };
 
-void PrintTo(const BrokenConfig& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const BrokenConfig& c, std::ostream* os) {
+  *os << c.name;
+}
 
 constexpr const char* kGood = R"(hub:
   data_dir: /tmp/hutong-check
@@ -45,7 +47,8 @@ TEST_P(CheckConfig, PrintsOnePreciseError) {
   const BrokenConfig& c = GetParam();
   auto r = check(c.yaml);
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_NE(r.out.find(c.expected), std::string::npos) << "expected \"" << c.expected << "\" in:\n" << r.out;
+  EXPECT_NE(r.out.find(c.expected), std::string::npos) << "expected \"" << c.expected << "\" in:\n"
+                                                       << r.out;
   EXPECT_NE(r.out.find("1 problem(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("hutong.yaml:"), std::string::npos) << r.out;
 }
@@ -53,34 +56,46 @@ TEST_P(CheckConfig, PrintsOnePreciseError) {
 INSTANTIATE_TEST_SUITE_P(
     TenBrokenConfigs, CheckConfig,
     testing::Values(
-        BrokenConfig{"yaml_syntax", "hub:\n  data_dir: [unclosed\n", "hutong.yaml:3: not valid YAML"},
+        BrokenConfig{"yaml_syntax", "hub:\n  data_dir: [unclosed\n",
+                     "hutong.yaml:3: not valid YAML"},
         BrokenConfig{"unknown_top_level_key", "hub:\n  data_dir: /tmp/x\nconectors: []\n",
                      "hutong.yaml:3: conectors: unknown key; expected one of: hub, connectors"},
         BrokenConfig{"missing_data_dir", "hub:\n  log_level: info\n", "hub.data_dir: is required"},
         BrokenConfig{"misspelled_connector_key",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    isolaton: process\n",
+                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: "
+                     "test_source\n    isolaton: process\n",
                      "hutong.yaml:6: connectors[0].isolaton: unknown key"},
         BrokenConfig{"bad_isolation",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    isolation: proces\n",
+                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: "
+                     "test_source\n    isolation: proces\n",
                      "connectors[0].isolation: expected process or in_process, found \"proces\""},
-        BrokenConfig{"duplicate_connector_name",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n  - name: a\n    plugin: test_source\n",
-                     "hutong.yaml:6: connectors[1].name: \"a\" is already the name of an earlier connector"},
-        BrokenConfig{"plugin_not_found",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: no_such_plugin\n",
-                     "connectors[0].plugin: plugin.load: plugin"},
+        BrokenConfig{
+            "duplicate_connector_name",
+            "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n  - "
+            "name: a\n    plugin: test_source\n",
+            "hutong.yaml:6: connectors[1].name: \"a\" is already the name of an earlier connector"},
+        BrokenConfig{
+            "plugin_not_found",
+            "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: no_such_plugin\n",
+            "connectors[0].plugin: plugin.load: plugin"},
         BrokenConfig{"unknown_plugin_setting",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    settings:\n      totl: 5\n",
-                     "connectors[0].settings.totl: plugin test_source has no setting \"totl\"; it accepts: total"},
+                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: "
+                     "test_source\n    settings:\n      totl: 5\n",
+                     "connectors[0].settings.totl: plugin test_source has no setting \"totl\"; it "
+                     "accepts: total"},
         BrokenConfig{"setting_of_the_wrong_type",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    settings:\n      total: many\n",
+                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: "
+                     "test_source\n    settings:\n      total: many\n",
                      "connectors[0].settings.total: expected a whole number, found \"many\""},
         BrokenConfig{"bad_durability",
                      "hub:\n  data_dir: /tmp/x\n  journal:\n    durability: sometimes\n",
-                     "hutong.yaml:4: hub.journal.durability: expected none, group or each, found \"sometimes\""},
-        BrokenConfig{"number_out_of_range",
-                     "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    batch_records: -5\n",
-                     "connectors[0].batch_records: expected a whole number from 1 to 100000, found \"-5\""},
+                     "hutong.yaml:4: hub.journal.durability: expected none, group or each, found "
+                     "\"sometimes\""},
+        BrokenConfig{
+            "number_out_of_range",
+            "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: test_source\n    "
+            "batch_records: -5\n",
+            "connectors[0].batch_records: expected a whole number from 1 to 100000, found \"-5\""},
         BrokenConfig{"plugin_of_another_abi",
                      "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: bad_abi\n",
                      "was built for plugin ABI version 99; this hub loads version 1"}),

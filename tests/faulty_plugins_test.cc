@@ -68,8 +68,10 @@ TEST(FaultyPlugins, AreHandledWhileAHealthyConnectorKeepsDelivering) {
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
 
   bool settled = hub.wait_for([](const nlohmann::json& s) {
-    return s["segfaults"]["restarts"].get<uint64_t>() >= 2 && s["aborts"]["restarts"].get<uint64_t>() >= 2 &&
-           s["slow"]["restarts"].get<uint64_t>() >= 1 && s["invalid_bytes"]["rows_read"].get<uint64_t>() == 1000 &&
+    return s["segfaults"]["restarts"].get<uint64_t>() >= 2 &&
+           s["aborts"]["restarts"].get<uint64_t>() >= 2 &&
+           s["slow"]["restarts"].get<uint64_t>() >= 1 &&
+           s["invalid_bytes"]["rows_read"].get<uint64_t>() == 1000 &&
            s["healthy"]["accepted"].get<uint64_t>() > 5000;
   });
   nlohmann::json s = hub.status();
@@ -77,23 +79,29 @@ TEST(FaultyPlugins, AreHandledWhileAHealthyConnectorKeepsDelivering) {
 
   // Crashing plugins: the runner's death is named, and each lifetime commits
   // what it read before the crash, so the connector makes progress.
-  EXPECT_NE(s["segfaults"]["last_error"].get<std::string>().find("SIGSEGV"), std::string::npos) << s.dump(2);
+  EXPECT_NE(s["segfaults"]["last_error"].get<std::string>().find("SIGSEGV"), std::string::npos)
+      << s.dump(2);
   EXPECT_GE(s["segfaults"]["accepted"].get<uint64_t>(), 600u);
-  EXPECT_NE(s["aborts"]["last_error"].get<std::string>().find("SIGABRT"), std::string::npos) << s.dump(2);
-  EXPECT_NE(s["slow"]["last_error"].get<std::string>().find("poll_timeout_ms"), std::string::npos) << s.dump(2);
+  EXPECT_NE(s["aborts"]["last_error"].get<std::string>().find("SIGABRT"), std::string::npos)
+      << s.dump(2);
+  EXPECT_NE(s["slow"]["last_error"].get<std::string>().find("poll_timeout_ms"), std::string::npos)
+      << s.dump(2);
   // Bytes that are no record: quarantined, the rest accepted, the connector runs on.
   EXPECT_EQ(s["invalid_bytes"]["quarantined"].get<uint64_t>(), 100u);
   EXPECT_EQ(s["invalid_bytes"]["accepted"].get<uint64_t>(), 900u);
   EXPECT_EQ(s["invalid_bytes"]["state"], "running");
   // Plugins that cannot load: refused with the file and the reason.
   EXPECT_EQ(s["other_abi"]["state"], "failed");
-  EXPECT_NE(s["other_abi"]["last_error"].get<std::string>().find("libbad_abi.so was built for plugin ABI version 99"),
+  EXPECT_NE(s["other_abi"]["last_error"].get<std::string>().find(
+                "libbad_abi.so was built for plugin ABI version 99"),
             std::string::npos);
   EXPECT_EQ(s["unresolved"]["state"], "failed");
-  EXPECT_NE(s["unresolved"]["last_error"].get<std::string>().find("undefined symbol: hutong_function_that_does_not_exist"),
+  EXPECT_NE(s["unresolved"]["last_error"].get<std::string>().find(
+                "undefined symbol: hutong_function_that_does_not_exist"),
             std::string::npos)
       << s["unresolved"]["last_error"];
-  EXPECT_NE(s["not_a_plugin"]["last_error"].get<std::string>().find("libno_descriptor.so exports no \"hutong_plugin\""),
+  EXPECT_NE(s["not_a_plugin"]["last_error"].get<std::string>().find(
+                "libno_descriptor.so exports no \"hutong_plugin\""),
             std::string::npos)
       << s["not_a_plugin"]["last_error"];
 
@@ -101,7 +109,9 @@ TEST(FaultyPlugins, AreHandledWhileAHealthyConnectorKeepsDelivering) {
   EXPECT_EQ(s["healthy"]["restarts"].get<uint64_t>(), 0u);
   EXPECT_EQ(s["healthy"]["state"], "running");
   uint64_t before = s["healthy"]["accepted"].get<uint64_t>();
-  EXPECT_TRUE(hub.wait_for([&](const nlohmann::json& now) { return now["healthy"]["accepted"].get<uint64_t>() > before; }));
+  EXPECT_TRUE(hub.wait_for([&](const nlohmann::json& now) {
+    return now["healthy"]["accepted"].get<uint64_t>() > before;
+  }));
   hub.kill(SIGTERM);
 }
 

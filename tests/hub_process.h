@@ -46,7 +46,8 @@ class HubProcess {
   bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (std::filesystem::exists(data_dir() + "/control.sock") && cli("connector status").exit_code == 0) {
+      if (std::filesystem::exists(data_dir() + "/control.sock") &&
+          cli("connector status").exit_code == 0) {
         return true;
       }
       if (!alive()) return false;
@@ -74,7 +75,8 @@ class HubProcess {
   }
 
   ProcessResult cli(const std::string& args) const {
-    return run_command(std::string(HUTONG_CLI) + " " + args + " --data-dir " + data_dir() + " 2>&1");
+    return run_command(std::string(HUTONG_CLI) + " " + args + " --data-dir " + data_dir() +
+                       " 2>&1");
   }
 
   // The status of every connector, by name.
@@ -84,7 +86,8 @@ class HubProcess {
     if (r.exit_code != 0) return out;
     nlohmann::json reply = nlohmann::json::parse(r.out, nullptr, false);
     if (reply.is_discarded()) return out;
-    for (auto& c : reply["connectors"]) out[c["name"].get<std::string>()] = c;
+    for (auto& c : reply["connectors"])
+      out[c["name"].get<std::string>()] = c;
     return out;
   }
 

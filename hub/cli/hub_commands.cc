@@ -23,8 +23,8 @@ struct Target {
 };
 
 // Parses --config FILE | --data-dir DIR, --json, and positional arguments.
-bool parse_target(const std::vector<std::string>& args, size_t from, Target& target, std::ostream& err,
-                  const char* usage) {
+bool parse_target(const std::vector<std::string>& args, size_t from, Target& target,
+                  std::ostream& err, const char* usage) {
   for (size_t i = from; i < args.size(); ++i) {
     if (args[i] == "--json") {
       target.json = true;
@@ -33,7 +33,8 @@ bool parse_target(const std::vector<std::string>& args, size_t from, Target& tar
     } else if (args[i] == "--config" && i + 1 < args.size()) {
       config::LoadResult loaded = config::load_config(args[++i], ".");
       if (!loaded.problems.empty()) {
-        for (const auto& p : loaded.problems) err << p.to_string() << "\n";
+        for (const auto& p : loaded.problems)
+          err << p.to_string() << "\n";
         return false;
       }
       target.data_dir = loaded.config.data_dir;
@@ -51,7 +52,8 @@ bool parse_target(const std::vector<std::string>& args, size_t from, Target& tar
   return true;
 }
 
-int call(const Target& target, const nlohmann::json& request, nlohmann::json& reply, std::ostream& err) {
+int call(const Target& target, const nlohmann::json& request, nlohmann::json& reply,
+         std::ostream& err) {
   Result<std::string> text = daemon::control_call(target.data_dir, request.dump());
   if (!text) {
     err << text.status().message() << "\n";
@@ -90,7 +92,8 @@ std::string original_text(const std::string& bytes) {
 
 }  // namespace
 
-int connector(const std::vector<std::string>& args, std::istream&, std::ostream& out, std::ostream& err) {
+int connector(const std::vector<std::string>& args, std::istream&, std::ostream& out,
+              std::ostream& err) {
   if (args.empty() || (args[0] != "status" && args[0] != "reload")) {
     err << kConnectorUsage;
     return 2;
@@ -101,7 +104,8 @@ int connector(const std::vector<std::string>& args, std::istream&, std::ostream&
   if (args[0] == "reload") {
     int rc = call(target, {{"command", "reload"}}, reply, err);
     if (rc != 0) return rc;
-    for (const auto& p : reply["problems"]) err << p.get<std::string>() << "\n";
+    for (const auto& p : reply["problems"])
+      err << p.get<std::string>() << "\n";
     if (!reply["ok"].get<bool>()) {
       err << "reload refused: the running configuration is unchanged\n";
       return 1;
@@ -115,22 +119,25 @@ int connector(const std::vector<std::string>& args, std::istream&, std::ostream&
     out << reply.dump(2) << "\n";
     return 0;
   }
-  out << std::left << std::setw(20) << "connector" << std::setw(12) << "state" << std::setw(10) << "read"
-      << std::setw(10) << "accepted" << std::setw(12) << "quarantined" << std::setw(10) << "duplicate"
-      << std::setw(10) << "restarts" << "position / last error\n";
+  out << std::left << std::setw(20) << "connector" << std::setw(12) << "state" << std::setw(10)
+      << "read" << std::setw(10) << "accepted" << std::setw(12) << "quarantined" << std::setw(10)
+      << "duplicate" << std::setw(10) << "restarts"
+      << "position / last error\n";
   for (const auto& c : reply["connectors"]) {
     out << std::left << std::setw(20) << c["name"].get<std::string>() << std::setw(12)
-        << c["state"].get<std::string>() << std::setw(10) << c["rows_read"].get<uint64_t>() << std::setw(10)
-        << c["accepted"].get<uint64_t>() << std::setw(12) << c["quarantined"].get<uint64_t>() << std::setw(10)
-        << c["duplicate"].get<uint64_t>() << std::setw(10) << c["restarts"].get<uint64_t>()
-        << c["last_position"].get<std::string>();
-    if (!c["last_error"].get<std::string>().empty()) out << "  " << c["last_error"].get<std::string>();
+        << c["state"].get<std::string>() << std::setw(10) << c["rows_read"].get<uint64_t>()
+        << std::setw(10) << c["accepted"].get<uint64_t>() << std::setw(12)
+        << c["quarantined"].get<uint64_t>() << std::setw(10) << c["duplicate"].get<uint64_t>()
+        << std::setw(10) << c["restarts"].get<uint64_t>() << c["last_position"].get<std::string>();
+    if (!c["last_error"].get<std::string>().empty())
+      out << "  " << c["last_error"].get<std::string>();
     out << "\n";
   }
   return 0;
 }
 
-int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream& out, std::ostream& err) {
+int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream& out,
+               std::ostream& err) {
   if (args.empty() || (args[0] != "list" && args[0] != "show" && args[0] != "replay")) {
     err << kQuarantineUsage;
     return 2;
@@ -138,7 +145,8 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
   Target target;
   if (!parse_target(args, 1, target, err, kQuarantineUsage)) return 2;
   if (args[0] != "list" && target.positional.size() != 1) {
-    err << "hutong quarantine " << args[0] << ": which row? give its KEY (see hutong quarantine list)\n";
+    err << "hutong quarantine " << args[0]
+        << ": which row? give its KEY (see hutong quarantine list)\n";
     return 2;
   }
   if (args[0] == "replay") {
@@ -146,10 +154,12 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
     int rc = call(target, {{"command", "replay"}, {"key", target.positional[0]}}, reply, err);
     if (rc != 0) return rc;
     if (reply["quarantined"].get<uint64_t>() > 0) {
-      out << "still rejected: the row stays in quarantine (hutong quarantine show for the reason)\n";
+      out << "still rejected: the row stays in quarantine (hutong quarantine show for the "
+             "reason)\n";
       return 1;
     }
-    out << "replayed: " << reply["accepted"].get<uint64_t>() << " record(s) accepted; the row left quarantine\n";
+    out << "replayed: " << reply["accepted"].get<uint64_t>()
+        << " record(s) accepted; the row left quarantine\n";
     return 0;
   }
   journal::JournalOptions options;
@@ -169,9 +179,12 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
     for (const auto& e : *entries) {
       const auto& q = e.quarantined_row();
       if (target.json) {
-        nlohmann::json row = {{"key", e.key()},         {"reason_code", q.reason_code()},
-                              {"connector", q.connector()}, {"source", q.source_name()},
-                              {"row", q.row_number()},   {"message", q.message()}};
+        nlohmann::json row = {{"key", e.key()},
+                              {"reason_code", q.reason_code()},
+                              {"connector", q.connector()},
+                              {"source", q.source_name()},
+                              {"row", q.row_number()},
+                              {"message", q.message()}};
         out << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       } else {
         out << e.key() << "\t" << q.reason_code() << "\t" << q.message() << "\n";

@@ -153,7 +153,7 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
   if (!c.only_keys(node, path,
                    {"name", "plugin", "isolation", "enabled", "poll_interval_ms", "batch_records",
                     "restart_backoff_ms", "max_backoff_ms", "heartbeat_timeout_ms",
-                    "poll_timeout_ms", "settings"})) {
+                    "poll_timeout_ms", "topics", "settings"})) {
     return;
   }
   if (node["name"]) {
@@ -207,6 +207,17 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
   if (node["poll_timeout_ms"]) {
     connector.poll_timeout = std::chrono::milliseconds(
         c.integer(node["poll_timeout_ms"], path + ".poll_timeout_ms", 100, 86'400'000));
+  }
+  if (const YAML::Node topics = node["topics"]) {
+    if (!topics.IsSequence()) {
+      c.problem(topics, path + ".topics",
+                std::string("expected a list of topics, found ") + Checker::kind(topics));
+    } else {
+      for (size_t t = 0; t < topics.size(); ++t) {
+        connector.topics.push_back(
+            c.string(topics[t], path + ".topics[" + std::to_string(t) + "]"));
+      }
+    }
   }
   if (const YAML::Node settings = node["settings"]) {
     if (!settings.IsMap()) {

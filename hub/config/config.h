@@ -31,6 +31,8 @@ struct ConnectorConfig {
   std::chrono::milliseconds max_backoff{60000};
   std::chrono::milliseconds heartbeat_timeout{10000};
   std::chrono::milliseconds poll_timeout{300000};
+  // Sinks: the topics delivered (empty: every topic but the hub's own).
+  std::vector<std::string> topics;
   // The `settings` map as written (scalars as text); after check_settings():
   // every declared key, defaults filled in.
   std::vector<std::pair<std::string, std::string>> settings;

@@ -49,11 +49,13 @@ std::optional<hutong::config::HubConfig> load(const std::string& path, bool star
   if (problems.empty()) problems = hutong::daemon::Hub::check(loaded.config);
   if (starting) {
     std::erase_if(problems, [](const hutong::config::Problem& p) {
-      if (p.plugin_unavailable) spdlog::error("{} (the hub carries on without this connector)", p.to_string());
+      if (p.plugin_unavailable)
+        spdlog::error("{} (the hub carries on without this connector)", p.to_string());
       return p.plugin_unavailable;
     });
   }
-  for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+  for (const auto& p : problems)
+    std::cerr << p.to_string() << "\n";
   if (!problems.empty()) {
     std::cerr << problems.size() << " problem(s) in " << path << "\n";
     return std::nullopt;

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
+#include "journal/envelope_record.h"
 #include "journal/internal_topics.h"
 
 namespace hutong::plugin_host {
@@ -150,6 +153,62 @@ void Connector::serve_replays(SourceSession& session) {
   }
 }
 
+std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
+  {
+    std::lock_guard lock(mu_);
+    status_.state = ConnectorState::kRunning;
+    status_.backoff_ms = 0;
+    status_.last_position = std::to_string(committed);
+  }
+  spdlog::info("connector {}: sink running from offset {}", config_.name, committed);
+  std::set<std::string, std::less<>> topics(config_.topics.begin(), config_.topics.end());
+  auto reader = ingest_.journal().read_from(committed, topics);
+  std::vector<SinkRecord> records;
+  hutong::v1::Envelope envelope;
+  const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return "";
+    }
+    records.clear();
+    auto wait = config_.poll_interval;
+    while (records.size() < config_.batch_records) {
+      Result<std::optional<journal::RecordView>> r =
+          reader->next(records.empty() ? wait : std::chrono::milliseconds(0));
+      if (!r) return "cannot read the journal: " + r.status().to_string();
+      if (!*r) break;
+      const journal::RecordView& v = **r;
+      if (topics.empty() && v.topic.starts_with("hub."))
+        continue;  // the hub's own topics, unless asked
+      envelope.Clear();
+      SinkRecord record{std::string(v.topic), std::string(v.key), v.op, {}, 0, {}, v.offset};
+      if (journal::from_record(v, envelope)) {
+        if (const auto* field =
+                envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof)) {
+          envelope.GetReflection()->GetMessage(envelope, field).SerializeToString(&record.payload);
+        }
+        record.location = envelope.source().location();
+        record.event_time_us =
+            envelope.event_time().seconds() * 1'000'000 + envelope.event_time().nanos() / 1000;
+      } else {
+        record.payload.assign(v.value);
+      }
+      records.push_back(std::move(record));
+    }
+    if (records.empty()) continue;
+    Result<uint64_t> delivered = session.deliver(records);
+    if (!delivered) return delivered.status().to_string();
+    std::lock_guard lock(mu_);
+    status_.rows_read += records.size();
+    status_.accepted += records.size();
+    ++status_.batches;
+    status_.last_position = std::to_string(*delivered);
+    last_record_ = std::chrono::steady_clock::now();
+    seen_record_ = true;
+  }
+}
+
 void Connector::run() {
   auto backoff = config_.restart_backoff;
   bool first = true;
@@ -164,7 +223,23 @@ void Connector::run() {
     std::unique_ptr<SourceSession> session;
     Status started = load_error_;
     if (started.is_ok() && !library_->is_source()) {
-      started = Status(kPluginFailed, "plugin " + library_->path() + " is a sink, not a source");
+      std::unique_ptr<SinkSession> sink =
+          config_.isolation == config::Isolation::kProcess
+              ? make_runner_sink(factory_.runner_path, factory_.socket_dir, library_, config_)
+              : make_in_process_sink(library_, config_);
+      Result<uint64_t> committed = sink->start();
+      std::string failure =
+          committed ? run_sink(*sink, *committed) : committed.status().to_string();
+      if (failure.empty()) return;
+      fail(failure);
+      sink.reset();
+      {
+        std::lock_guard lock(mu_);
+        status_.backoff_ms = backoff.count();
+      }
+      if (wait_or_stop(backoff)) return;
+      backoff = std::min(backoff * 2, config_.max_backoff);
+      continue;
     }
     if (started.is_ok()) {
       session =

@@ -67,6 +67,9 @@ class Connector {
 
  private:
   void run();
+  // The sink loop: deliver from the journal after the sink's own committed
+  // offset; returns a failure to restart after, or "" when stopping.
+  std::string run_sink(SinkSession& session, uint64_t committed);
   bool wait_or_stop(std::chrono::milliseconds duration);
   void fail(const std::string& error);
   void serve_replays(SourceSession& session);

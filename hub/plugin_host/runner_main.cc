@@ -136,10 +136,37 @@ int main(int argc, char** argv) {
         config.count = static_cast<uint32_t>(entries.size());
         const std::string& position = request.start().position();
         if (d->create(&host, &config, &instance, &error) != HUTONG_OK) return fail(reply, error);
-        if (d->start(instance, reinterpret_cast<const uint8_t*>(position.data()), position.size(),
-                     &error) != HUTONG_OK) {
+        if (d->kind == HUTONG_PLUGIN_SINK) {
+          uint64_t committed = 0;
+          if (d->committed_offset(instance, &committed, &error) != HUTONG_OK)
+            return fail(reply, error);
+          reply.set_committed_offset(committed);
+        } else if (d->start(instance, reinterpret_cast<const uint8_t*>(position.data()),
+                            position.size(), &error) != HUTONG_OK) {
           return fail(reply, error);
         }
+        reply.set_outcome(RunnerReply::OUTCOME_OK);
+      } else if (request.has_deliver()) {
+        std::vector<hutong_record> records;
+        for (const auto& r : request.deliver().records()) {
+          hutong_record v{};
+          v.topic = r.topic().data();
+          v.topic_len = r.topic().size();
+          v.key = r.key().data();
+          v.key_len = r.key().size();
+          v.op = r.remove() ? HUTONG_OP_DELETE : HUTONG_OP_UPSERT;
+          v.payload = reinterpret_cast<const uint8_t*>(r.payload().data());
+          v.payload_len = r.payload().size();
+          v.event_time_us = r.event_time_us();
+          v.location = r.location().c_str();
+          v.offset = r.offset();
+          records.push_back(v);
+        }
+        uint64_t committed = 0;
+        if (d->deliver(instance, records.data(), records.size(), &committed, &error) != HUTONG_OK) {
+          return fail(reply, error);
+        }
+        reply.set_committed_offset(committed);
         reply.set_outcome(RunnerReply::OUTCOME_OK);
       } else if (request.has_poll()) {
         ReplyEmitter out(reply);

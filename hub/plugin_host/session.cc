@@ -98,12 +98,65 @@ class InProcessSession : public SourceSession {
   void* instance_ = nullptr;
 };
 
+class InProcessSink : public SinkSession {
+ public:
+  InProcessSink(std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
+      : library_(std::move(library)), host_(connector.name), config_(connector) {}
+  ~InProcessSink() override {
+    if (instance_) library_->descriptor().destroy(instance_);
+  }
+  Result<uint64_t> start() override {
+    hutong_error error{};
+    const hutong_plugin_descriptor& d = library_->descriptor();
+    if (d.create(&host_.host, &config_.config, &instance_, &error) != HUTONG_OK) {
+      instance_ = nullptr;
+      return Status(kPluginFailed, "create: " + error_text(error));
+    }
+    uint64_t committed = 0;
+    if (d.committed_offset(instance_, &committed, &error) != HUTONG_OK) {
+      return Status(kPluginFailed, "committed_offset: " + error_text(error));
+    }
+    return committed;
+  }
+  Result<uint64_t> deliver(const std::vector<SinkRecord>& records) override {
+    std::vector<hutong_record> views;
+    views.reserve(records.size());
+    for (const SinkRecord& r : records) {
+      hutong_record v{};
+      v.topic = r.topic.data();
+      v.topic_len = r.topic.size();
+      v.key = r.key.data();
+      v.key_len = r.key.size();
+      v.op = r.op == journal::Op::kDelete ? HUTONG_OP_DELETE : HUTONG_OP_UPSERT;
+      v.payload = reinterpret_cast<const uint8_t*>(r.payload.data());
+      v.payload_len = r.payload.size();
+      v.event_time_us = r.event_time_us;
+      v.location = r.location.c_str();
+      v.offset = r.offset;
+      views.push_back(v);
+    }
+    uint64_t committed = 0;
+    hutong_error error{};
+    if (library_->descriptor().deliver(instance_, views.data(), views.size(), &committed, &error) !=
+        HUTONG_OK) {
+      return Status(kPluginFailed, "deliver: " + error_text(error));
+    }
+    return committed;
+  }
+
+ private:
+  std::shared_ptr<PluginLibrary> library_;
+  PluginHost host_;
+  PluginConfig config_;
+  void* instance_ = nullptr;
+};
+
 std::string signal_text(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return std::string("SIG") + (abbrev ? abbrev : std::to_string(sig)) + " (" + strsignal(sig) + ")";
 }
 
-class RunnerSession : public SourceSession {
+class RunnerSession : public SourceSession, public SinkSession {
  public:
   RunnerSession(std::string runner_path, const std::string& socket_dir,
                 std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
@@ -127,6 +180,41 @@ class RunnerSession : public SourceSession {
   }
 
   Status start(const std::string& position) override {
+    hutong::internal::RunnerReply reply;
+    return launch(position, reply);
+  }
+
+  Result<uint64_t> start() override {
+    hutong::internal::RunnerReply reply;
+    Status status = launch("", reply);
+    if (!status) return status;
+    return reply.committed_offset();
+  }
+
+  Result<uint64_t> deliver(const std::vector<SinkRecord>& records) override {
+    hutong::internal::RunnerRequest request;
+    auto* deliver = request.mutable_deliver();
+    for (const SinkRecord& r : records) {
+      auto* out = deliver->add_records();
+      out->set_topic(r.topic);
+      out->set_key(r.key);
+      out->set_remove(r.op == journal::Op::kDelete);
+      out->set_payload(r.payload);
+      out->set_event_time_us(r.event_time_us);
+      out->set_location(r.location);
+      out->set_offset(r.offset);
+    }
+    hutong::internal::RunnerReply reply;
+    Status status = call(request, reply);
+    if (!status) return status;
+    if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
+      return Status(kPluginFailed, "deliver: " + reply.error_code() + ": " + reply.error_message());
+    }
+    return reply.committed_offset();
+  }
+
+ private:
+  Status launch(const std::string& position, hutong::internal::RunnerReply& reply) {
     std::filesystem::remove(endpoint_path_);
     try {
       socket_.bind("ipc://" + endpoint_path_);
@@ -155,7 +243,6 @@ class RunnerSession : public SourceSession {
       setting->set_value(value);
     }
     s->set_position(position);
-    hutong::internal::RunnerReply reply;
     Status status = call(request, reply);
     if (!status) return status;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
@@ -164,6 +251,7 @@ class RunnerSession : public SourceSession {
     return Status::ok();
   }
 
+ public:
   Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
     batch.clear();
     hutong::internal::RunnerRequest request;
@@ -384,6 +472,18 @@ PluginConfig::PluginConfig(const config::ConnectorConfig& connector)
 std::unique_ptr<SourceSession> make_in_process_session(std::shared_ptr<PluginLibrary> library,
                                                        const config::ConnectorConfig& connector) {
   return std::make_unique<InProcessSession>(std::move(library), connector);
+}
+
+std::unique_ptr<SinkSession> make_in_process_sink(std::shared_ptr<PluginLibrary> library,
+                                                  const config::ConnectorConfig& connector) {
+  return std::make_unique<InProcessSink>(std::move(library), connector);
+}
+
+std::unique_ptr<SinkSession> make_runner_sink(const std::string& runner_path,
+                                              const std::string& socket_dir,
+                                              std::shared_ptr<PluginLibrary> library,
+                                              const config::ConnectorConfig& connector) {
+  return std::make_unique<RunnerSession>(runner_path, socket_dir, std::move(library), connector);
 }
 
 std::unique_ptr<SourceSession> make_runner_session(const std::string& runner_path,

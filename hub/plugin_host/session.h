@@ -31,6 +31,34 @@ class SourceSession {
   virtual Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) = 0;
 };
 
+// A record on its way to a sink.
+struct SinkRecord {
+  std::string topic;
+  std::string key;
+  journal::Op op = journal::Op::kUpsert;
+  std::string payload;  // the record message, serialized
+  int64_t event_time_us = 0;
+  std::string location;
+  uint64_t offset = 0;
+};
+
+// A running instance of a sink plugin.
+class SinkSession {
+ public:
+  virtual ~SinkSession() = default;
+  // Creates the instance; returns the offset the sink has stored everything below.
+  virtual Result<uint64_t> start() = 0;
+  // Delivers records in offset order; returns the new committed offset.
+  virtual Result<uint64_t> deliver(const std::vector<SinkRecord>& records) = 0;
+};
+
+std::unique_ptr<SinkSession> make_in_process_sink(std::shared_ptr<PluginLibrary> library,
+                                                  const config::ConnectorConfig& connector);
+std::unique_ptr<SinkSession> make_runner_sink(const std::string& runner_path,
+                                              const std::string& socket_dir,
+                                              std::shared_ptr<PluginLibrary> library,
+                                              const config::ConnectorConfig& connector);
+
 // The plugin runs on the caller's thread: fastest, for trusted plugins; a
 // crash in the plugin is a crash of the hub.
 std::unique_ptr<SourceSession> make_in_process_session(std::shared_ptr<PluginLibrary> library,
