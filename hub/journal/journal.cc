@@ -450,12 +450,13 @@ void Journal::writer_loop() {
     bool stopping;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || sync_failed_; });
       stopping = stopping_;
       group.swap(queue_);
+      sync_failed_ = false;
     }
+    recover_from_sync_error();
     if (!group.empty()) {
-      recover_from_sync_error();
       write_group(group);
       group.clear();
     }
@@ -517,9 +518,22 @@ void Journal::syncer_loop() {
       Status status(err == ENOSPC ? kJournalDiskFull : kJournalIo,
                     segment->path() + ": fdatasync failed: " + errno_text(err) +
                         "; the unsynced appends were discarded, retry later");
-      fail_all(batch, status);
+      // The error is recorded before any caller hears of the failure, so that
+      // its next append finds the writer cutting the tail off first; and the
+      // writer is woken, as appends written after this batch wait on it.
       lock.lock();
       sync_error_ = status;
+      syncing_ = false;
+      synced_cv_.notify_all();
+      lock.unlock();
+      {
+        std::lock_guard queue_lock(queue_mu_);
+        sync_failed_ = true;
+      }
+      queue_cv_.notify_one();
+      fail_all(batch, status);
+      lock.lock();
+      continue;
     }
     syncing_ = false;
     synced_cv_.notify_all();

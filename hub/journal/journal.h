@@ -219,6 +219,7 @@ class Journal {
   std::condition_variable queue_cv_;
   std::vector<Pending> queue_;
   bool stopping_ = false;
+  bool sync_failed_ = false;  // the syncer asks the writer to recover
   std::thread writer_;
 
   // The syncer thread and what the writer hands it (group and each durability).
