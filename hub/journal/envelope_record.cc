@@ -15,6 +15,18 @@ RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage)
                   storage.key, storage.value};
 }
 
+RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage) {
+  storage.topic.swap(*envelope.mutable_topic());
+  storage.key.swap(*envelope.mutable_key());
+  envelope.clear_topic();
+  envelope.clear_key();
+  envelope.clear_offset();
+  storage.value.clear();
+  envelope.SerializeToString(&storage.value);
+  return RecordIn{envelope.op() == hutong::v1::OP_DELETE ? Op::kDelete : Op::kUpsert, storage.topic,
+                  storage.key, storage.value};
+}
+
 bool from_record(const RecordView& record, hutong::v1::Envelope& envelope) {
   if (!envelope.ParseFromArray(record.value.data(), static_cast<int>(record.value.size())))
     return false;

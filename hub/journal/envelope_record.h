@@ -21,6 +21,10 @@ struct RecordStorage {
 // remainder, and must outlive the RecordIn (the envelope need not).
 RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage);
 
+// The same without copying the envelope: its topic and key move into `storage`
+// (the envelope is left without them).
+RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage);
+
 // The Envelope a record holds, with topic, key and offset restored; false when
 // the value is not a serialized Envelope.
 bool from_record(const RecordView& record, hutong::v1::Envelope& envelope);

@@ -319,7 +319,7 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
     set_timestamp(r->mutable_last_seen(), now);
     r->set_times_seen(1);
     values.emplace_back();
-    records.push_back(journal::to_record(q, values.back()));
+    records.push_back(journal::to_record_consuming(q, values.back()));
     updates.push_back({composite, content, false});
     if (!first) dedup_.set_first_seen(composite, now);
     ++outcome.quarantined;
@@ -355,7 +355,7 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
     }
     in_batch[composite] = content;
     values.emplace_back();
-    records.push_back(journal::to_record(envelope, values.back()));
+    records.push_back(journal::to_record_consuming(envelope, values.back()));
     updates.push_back({composite, content, record.op == journal::Op::kDelete});
     ++outcome.accepted;
   }
