@@ -18,11 +18,6 @@ constexpr const char* kUsage =
     "standard input. The reference date (default: today) bounds the birth date.\n"
     "Exit status: 0 all valid, 1 some rejected, 2 usage error.\n";
 
-domain::CivilDate today() {
-  auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  return domain::CivilDate::from_days_since_epoch(days.time_since_epoch().count());
-}
-
 const char* sex_name(domain::Sex sex) {
   switch (sex) {
     case domain::Sex::kMale:
@@ -39,7 +34,7 @@ const char* sex_name(domain::Sex sex) {
 int check_id(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
              std::ostream& err) {
   bool json = false;
-  domain::CivilDate reference = today();
+  domain::CivilDate reference = domain::today();
   std::vector<std::string> values;
   bool from_stdin = false;
   for (size_t i = 0; i < args.size(); ++i) {

@@ -68,6 +68,14 @@ class Checker {
     return min;
   }
 
+  // An optional duration in milliseconds under `key`, kept in `target` when valid.
+  void milliseconds(const YAML::Node& map, const std::string& path, const char* key, int64_t min,
+                    int64_t max, std::chrono::milliseconds& target) {
+    if (const YAML::Node value = map[key]) {
+      target = std::chrono::milliseconds(integer(value, path + "." + key, min, max));
+    }
+  }
+
   bool boolean(const YAML::Node& node, const std::string& path) {
     std::string text = node.IsScalar() ? node.as<std::string>() : "";
     if (text == "true") return true;
@@ -184,30 +192,15 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
                 "expected process or in_process, found \"" + i + "\"");
   }
   if (node["enabled"]) connector.enabled = c.boolean(node["enabled"], path + ".enabled");
-  if (node["poll_interval_ms"]) {
-    connector.poll_interval = std::chrono::milliseconds(
-        c.integer(node["poll_interval_ms"], path + ".poll_interval_ms", 1, 86'400'000));
-  }
+  c.milliseconds(node, path, "poll_interval_ms", 1, 86'400'000, connector.poll_interval);
   if (node["batch_records"]) {
     connector.batch_records =
         static_cast<uint32_t>(c.integer(node["batch_records"], path + ".batch_records", 1, 100000));
   }
-  if (node["restart_backoff_ms"]) {
-    connector.restart_backoff = std::chrono::milliseconds(
-        c.integer(node["restart_backoff_ms"], path + ".restart_backoff_ms", 1, 3'600'000));
-  }
-  if (node["max_backoff_ms"]) {
-    connector.max_backoff = std::chrono::milliseconds(
-        c.integer(node["max_backoff_ms"], path + ".max_backoff_ms", 1, 86'400'000));
-  }
-  if (node["heartbeat_timeout_ms"]) {
-    connector.heartbeat_timeout = std::chrono::milliseconds(
-        c.integer(node["heartbeat_timeout_ms"], path + ".heartbeat_timeout_ms", 100, 3'600'000));
-  }
-  if (node["poll_timeout_ms"]) {
-    connector.poll_timeout = std::chrono::milliseconds(
-        c.integer(node["poll_timeout_ms"], path + ".poll_timeout_ms", 100, 86'400'000));
-  }
+  c.milliseconds(node, path, "restart_backoff_ms", 1, 3'600'000, connector.restart_backoff);
+  c.milliseconds(node, path, "max_backoff_ms", 1, 86'400'000, connector.max_backoff);
+  c.milliseconds(node, path, "heartbeat_timeout_ms", 100, 3'600'000, connector.heartbeat_timeout);
+  c.milliseconds(node, path, "poll_timeout_ms", 100, 86'400'000, connector.poll_timeout);
   if (const YAML::Node topics = node["topics"]) {
     if (!topics.IsSequence()) {
       c.problem(topics, path + ".topics",

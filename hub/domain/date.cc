@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include "text.h"
 
@@ -193,6 +194,13 @@ Result<CivilDate> date_from_excel_serial(double serial) {
   Result<LocalTimestamp> ts = timestamp_from_excel_serial(serial);
   if (!ts) return ts.status();
   return ts->date;
+}
+
+CivilDate today() {
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  return CivilDate{local.tm_year + 1900, local.tm_mon + 1, local.tm_mday};
 }
 
 int age_in_years(CivilDate birth, CivilDate on) {

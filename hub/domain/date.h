@@ -61,6 +61,9 @@ Result<LocalTimestamp> parse_timestamp(std::string_view text);
 Result<LocalTimestamp> timestamp_from_excel_serial(double serial);
 Result<CivilDate> date_from_excel_serial(double serial);
 
+// Today's date on this machine's clock (local time).
+CivilDate today();
+
 // Whole years of age at `on`; a birthday on `on` counts, and a 29 February
 // birthday falls on 1 March in common years.
 int age_in_years(CivilDate birth, CivilDate on);

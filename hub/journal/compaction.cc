@@ -15,12 +15,6 @@
 namespace hutong::journal {
 namespace {
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string composite_key(std::string_view topic, std::string_view key) {
   std::string out(topic);
   out += '\0';
@@ -64,7 +58,7 @@ Result<CompactionReport> Journal::compact(const RetentionPolicy& policy) {
     }
   }
 
-  const int64_t now = now_us();
+  const int64_t now = now_micros();
   const int64_t tombstone_cutoff =
       now -
       std::chrono::duration_cast<std::chrono::microseconds>(policy.tombstone_retention).count();

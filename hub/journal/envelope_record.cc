@@ -3,16 +3,8 @@
 namespace hutong::journal {
 
 RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage) {
-  hutong::v1::Envelope rest = envelope;
-  storage.topic = envelope.topic();
-  storage.key = envelope.key();
-  rest.clear_topic();
-  rest.clear_key();
-  rest.clear_offset();
-  storage.value.clear();
-  rest.SerializeToString(&storage.value);
-  return RecordIn{envelope.op() == hutong::v1::OP_DELETE ? Op::kDelete : Op::kUpsert, storage.topic,
-                  storage.key, storage.value};
+  hutong::v1::Envelope copy = envelope;
+  return to_record_consuming(copy, storage);
 }
 
 RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage) {

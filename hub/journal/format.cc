@@ -1,6 +1,7 @@
 #include "format.h"
 
 #include <bit>
+#include <chrono>
 #include <cstring>
 
 #include "crc32c.h"
@@ -69,6 +70,12 @@ Result<SegmentHeader> decode_segment_header(std::string_view bytes, std::string_
                       "; run the Hutong release that wrote it (or a newer one)");
   }
   return header;
+}
+
+int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void put_varint(std::string& out, uint64_t value) {

@@ -137,6 +137,9 @@ class RecordCursor {
   uint32_t seen_ = 0;
 };
 
+// Microseconds since the Unix epoch (the clock of append times).
+int64_t now_micros();
+
 void put_varint(std::string& out, uint64_t value);
 // Reads a varint from the front of `in`, consuming it; false when malformed.
 bool get_varint(std::string_view& in, uint64_t& value);

@@ -21,12 +21,6 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 uint64_t file_size(int fd) {
   struct stat st;
   return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -366,7 +360,7 @@ Status Journal::roll_segment() {
     active = segments_.back();
   }
   uint64_t next = next_offset_;
-  std::string seal = seal_frame(next, now_us());
+  std::string seal = seal_frame(next, now_micros());
   iovec iov{seal.data(), seal.size()};
   if (options_.file_ops->writev(active_fd_, &iov, 1) != static_cast<ssize_t>(seal.size()) ||
       options_.file_ops->fdatasync(active_fd_) != 0) {
@@ -417,7 +411,7 @@ void Journal::append_async(std::span<const RecordIn> records, AppendCallback don
     builder.add(delta++, record.op, record.topic, record.key, record.value);
   Pending pending;
   pending.count = builder.record_count();
-  pending.frame = std::move(builder).finish(0, now_us());
+  pending.frame = std::move(builder).finish(0, now_micros());
   pending.done = std::move(done);
   if (pending.frame.bytes.size() - kFrameHeaderSize > kMaxFrameBodySize) {
     pending.done(Status(kJournalTooLarge, "an append of " +

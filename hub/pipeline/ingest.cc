@@ -21,17 +21,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-domain::CivilDate today() {
-  auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  return domain::CivilDate::from_days_since_epoch(days.time_since_epoch().count());
-}
-
 void set_timestamp(google::protobuf::Timestamp* ts, int64_t us) {
   ts->set_seconds(us / 1'000'000);
   ts->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
@@ -251,7 +240,7 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
   envelope.mutable_source()->set_position(position);
   envelope.mutable_source()->set_location(record.location);
   if (record.event_time_us != 0) set_timestamp(envelope.mutable_event_time(), record.event_time_us);
-  set_timestamp(envelope.mutable_ingest_time(), now_us());
+  set_timestamp(envelope.mutable_ingest_time(), journal::now_micros());
   if (record.op == journal::Op::kDelete) return Status::ok();
   Message* payload = envelope.GetReflection()->MutableMessage(&envelope, field);
   if (!payload->ParseFromString(record.payload)) {
@@ -261,7 +250,7 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
   }
   Status enums = check_enums(*payload, "");
   if (!enums) return enums;
-  return normalize_people(*payload, "", today());
+  return normalize_people(*payload, "", domain::today());
 }
 
 Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
@@ -291,7 +280,7 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
       ++outcome.duplicate;  // the same row rejected for the same reason again
       return;
     }
-    int64_t now = now_us();
+    int64_t now = journal::now_micros();
     int64_t first = dedup_.first_seen(composite);
     hutong::v1::Envelope q;
     q.set_topic(std::string(journal::kTopicQuarantine));

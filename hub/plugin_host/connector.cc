@@ -100,6 +100,16 @@ bool Connector::wait_or_stop(std::chrono::milliseconds duration) {
   return cv_.wait_for(lock, duration, [&] { return stopping_ || !replays_.empty(); }) && stopping_;
 }
 
+bool Connector::back_off(std::chrono::milliseconds& backoff) {
+  {
+    std::lock_guard lock(mu_);
+    status_.backoff_ms = backoff.count();
+  }
+  if (wait_or_stop(backoff)) return true;
+  backoff = std::min(backoff * 2, config_.max_backoff);
+  return false;
+}
+
 void Connector::fail(const std::string& error) {
   spdlog::error("connector {}: {}", config_.name, error);
   std::lock_guard lock(mu_);
@@ -233,12 +243,7 @@ void Connector::run() {
       if (failure.empty()) return;
       fail(failure);
       sink.reset();
-      {
-        std::lock_guard lock(mu_);
-        status_.backoff_ms = backoff.count();
-      }
-      if (wait_or_stop(backoff)) return;
-      backoff = std::min(backoff * 2, config_.max_backoff);
+      if (back_off(backoff)) return;
       continue;
     }
     if (started.is_ok()) {
@@ -255,12 +260,7 @@ void Connector::run() {
         wait_or_stop(std::chrono::hours(24 * 365));
         return;
       }
-      {
-        std::lock_guard lock(mu_);
-        status_.backoff_ms = backoff.count();
-      }
-      if (wait_or_stop(backoff)) return;
-      backoff = std::min(backoff * 2, config_.max_backoff);
+      if (back_off(backoff)) return;
       continue;
     }
     {
@@ -313,12 +313,7 @@ void Connector::run() {
     }
     fail(failure);
     session.reset();
-    {
-      std::lock_guard lock(mu_);
-      status_.backoff_ms = backoff.count();
-    }
-    if (wait_or_stop(backoff)) return;
-    backoff = std::min(backoff * 2, config_.max_backoff);
+    if (back_off(backoff)) return;
   }
 }
 

@@ -71,6 +71,9 @@ class Connector {
   // offset; returns a failure to restart after, or "" when stopping.
   std::string run_sink(SinkSession& session, uint64_t committed);
   bool wait_or_stop(std::chrono::milliseconds duration);
+  // Waits out the current backoff (shown in the status), then doubles it up to
+  // max_backoff; true when the connector is stopping.
+  bool back_off(std::chrono::milliseconds& backoff);
   void fail(const std::string& error);
   void serve_replays(SourceSession& session);
 
