@@ -103,6 +103,29 @@ Result<std::string> name_match_key(std::string_view text) {
   return converter.convert(*normalized);
 }
 
+Result<std::vector<std::string>> name_match_keys(const std::vector<std::string_view>& names) {
+  const TraditionalToSimplified& converter = TraditionalToSimplified::instance();
+  if (!converter.ok()) return Status(kNameFoldUnavailable, converter.error());
+  std::string joined;
+  for (std::string_view name : names) {
+    joined.append(name);
+    joined += '\n';
+  }
+  std::string converted = converter.convert(joined);
+  std::vector<std::string> keys;
+  keys.reserve(names.size());
+  size_t start = 0;
+  for (size_t end; (end = converted.find('\n', start)) != std::string::npos; start = end + 1) {
+    keys.emplace_back(converted, start, end - start);
+  }
+  if (keys.size() != names.size()) {  // cannot happen; stay exact if it ever does
+    keys.clear();
+    for (std::string_view name : names)
+      keys.push_back(converter.convert(name));
+  }
+  return keys;
+}
+
 Status name_folding_status() {
   const TraditionalToSimplified& converter = TraditionalToSimplified::instance();
   if (!converter.ok()) return Status(kNameFoldUnavailable, converter.error());

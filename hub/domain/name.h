@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "status.h"
 
@@ -27,6 +28,12 @@ Result<std::string> normalize_name(std::string_view text);
 // characters folded to simplified ones (OpenCC t2s). Never stored as the name.
 // name.fold_unavailable when OpenCC's t2s configuration cannot be loaded.
 Result<std::string> name_match_key(std::string_view text);
+
+// The matching keys of many names already normalized (normalize_name), with one
+// OpenCC call: a normalized name holds no line break, and no dictionary entry
+// does, so joining the names with line breaks cannot change a conversion.
+Result<std::vector<std::string>> name_match_keys(
+    const std::vector<std::string_view>& normalized_names);
 
 // Whether OpenCC's traditional-to-simplified converter loads (for self-checks);
 // the message says where it looked when it does not.

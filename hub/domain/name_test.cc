@@ -37,5 +37,19 @@ TEST(Name, FoldingIsAvailable) {
   EXPECT_TRUE(name_folding_status());
 }
 
+TEST(Name, BatchedMatchKeysEqualOneByOne) {
+  // Names whose characters take part in phrase conversions too (乾, 後, 髮, 裡).
+  std::vector<std::string> names = {"劉偉", "陳曉東", "乾隆",   "張三", "阿依古丽·买买提",
+                                    "於後", "髮",     "裡",     "李四", "歐陽娜娜",
+                                    "乾",   "坤",     "Li Ming"};
+  std::vector<std::string_view> views(names.begin(), names.end());
+  Result<std::vector<std::string>> keys = name_match_keys(views);
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_EQ((*keys)[i], *name_match_key(names[i])) << names[i];
+  EXPECT_TRUE(name_match_keys({})->empty());
+}
+
 }  // namespace
 }  // namespace hutong::domain

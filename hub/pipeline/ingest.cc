@@ -26,77 +26,104 @@ void set_timestamp(google::protobuf::Timestamp* ts, int64_t us) {
   ts->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
 }
 
-// Every enum value must be one the schema defines (proto3 keeps unknown numbers).
-Status check_enums(const Message& message, const std::string& path) {
+// For each message type reachable from the envelope, the fields worth visiting:
+// enums (to check) and messages that are, or contain, enums or a Person. Built
+// once; read-only afterwards, so every connector thread may use it.
+class FieldPlan {
+ public:
+  static const FieldPlan& instance() {
+    static const FieldPlan plan;
+    return plan;
+  }
+  const std::vector<const FieldDescriptor*>& fields(const Descriptor* type) const {
+    static const std::vector<const FieldDescriptor*> none;
+    auto it = fields_.find(type);
+    return it == fields_.end() ? none : it->second;
+  }
+
+ private:
+  FieldPlan() { relevant(hutong::v1::Envelope::descriptor()); }
+  // Whether `type` holds an enum or a Person anywhere; fills fields_ on the way.
+  bool relevant(const Descriptor* type) {
+    if (auto known = memo_.find(type); known != memo_.end()) return known->second;
+    memo_[type] = false;  // cycles count as irrelevant until proven otherwise
+    bool any = type == hutong::v1::Person::descriptor();
+    std::vector<const FieldDescriptor*> fields;
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* field = type->field(i);
+      if (field->type() == FieldDescriptor::TYPE_ENUM ||
+          (field->type() == FieldDescriptor::TYPE_MESSAGE && relevant(field->message_type()))) {
+        fields.push_back(field);
+      }
+    }
+    any = any || !fields.empty();
+    memo_[type] = any;
+    if (any) fields_[type] = std::move(fields);
+    return any;
+  }
+  std::unordered_map<const Descriptor*, bool> memo_;
+  std::unordered_map<const Descriptor*, std::vector<const FieldDescriptor*>> fields_;
+};
+
+// Checks every enum value (it must be one the schema defines: proto3 keeps
+// unknown numbers) and normalizes every hutong.v1.Person: the resident ID must
+// be valid (its reason code rejects the record), the name is normalized; the
+// people are collected so that their matching keys are computed together.
+Status visit(Message& message, domain::CivilDate reference,
+             std::vector<hutong::v1::Person*>& people) {
+  if (message.GetDescriptor() == hutong::v1::Person::descriptor()) {
+    auto& person = static_cast<hutong::v1::Person&>(message);
+    if (!person.resident_id().empty()) {
+      Result<domain::ResidentId> id =
+          domain::normalize_resident_id(person.resident_id(), reference);
+      if (!id) return Status(id.code(), "resident_id: " + id.status().message());
+      person.set_resident_id(std::string(id->number()));
+    }
+    if (!person.name().empty()) {
+      Result<std::string> name = domain::normalize_name(person.name());
+      if (name) person.set_name(*name);
+      people.push_back(&person);
+    }
+  }
   const Reflection* reflection = message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    std::string where = path.empty() ? field->name() : path + "." + field->name();
+  for (const FieldDescriptor* field : FieldPlan::instance().fields(message.GetDescriptor())) {
     if (field->type() == FieldDescriptor::TYPE_ENUM) {
       int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
       for (int i = 0; i < count; ++i) {
         int value = field->is_repeated() ? reflection->GetRepeatedEnumValue(message, field, i)
                                          : reflection->GetEnumValue(message, field);
         if (field->enum_type()->FindValueByNumber(value) == nullptr) {
-          return Status(kRecordEnum, where + " holds " + std::to_string(value) +
+          return Status(kRecordEnum, field->name() + " holds " + std::to_string(value) +
                                          ", which is no value of " +
                                          field->enum_type()->full_name());
         }
       }
-    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
-      if (field->is_repeated()) {
-        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-          Status s = check_enums(reflection->GetRepeatedMessage(message, field, i), where);
-          if (!s) return s;
-        }
-      } else {
-        Status s = check_enums(reflection->GetMessage(message, field), where);
-        if (!s) return s;
+    } else if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        Status s =
+            visit(*reflection->MutableRepeatedMessage(&message, field, i), reference, people);
+        if (!s)
+          return Status(s.code(), field->name() + "[" + std::to_string(i) + "]." + s.message());
       }
+    } else if (reflection->HasField(message, field)) {
+      Status s = visit(*reflection->MutableMessage(&message, field), reference, people);
+      if (!s) return Status(s.code(), field->name() + "." + s.message());
     }
   }
   return Status::ok();
 }
 
-// Normalizes every hutong.v1.Person inside `message`: the subject's resident ID
-// must be valid (its reason code rejects the record), names are normalized and
-// their matching key filled in.
-Status normalize_people(Message& message, const std::string& path, domain::CivilDate reference) {
-  const Reflection* reflection = message.GetReflection();
-  if (message.GetDescriptor() == hutong::v1::Person::descriptor()) {
-    auto& person = static_cast<hutong::v1::Person&>(message);
-    if (!person.resident_id().empty()) {
-      Result<domain::ResidentId> id =
-          domain::normalize_resident_id(person.resident_id(), reference);
-      if (!id) return Status(id.code(), path + ".resident_id: " + id.status().message());
-      person.set_resident_id(std::string(id->number()));
-    }
-    if (!person.name().empty()) {
-      Result<std::string> name = domain::normalize_name(person.name());
-      if (name) person.set_name(*name);
-      Result<std::string> key = domain::name_match_key(person.name());
-      if (key) person.set_name_match_key(*key);
-    }
-    return Status::ok();
-  }
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    if (field->type() != FieldDescriptor::TYPE_MESSAGE) continue;
-    std::string where = path.empty() ? field->name() : path + "." + field->name();
-    if (field->is_repeated()) {
-      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-        Status s = normalize_people(*reflection->MutableRepeatedMessage(&message, field, i), where,
-                                    reference);
-        if (!s) return s;
-      }
-    } else {
-      Status s = normalize_people(*reflection->MutableMessage(&message, field), where, reference);
-      if (!s) return s;
-    }
-  }
-  return Status::ok();
+// Fills the matching key of every collected person with one OpenCC call.
+void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
+  if (people.empty()) return;
+  std::vector<std::string_view> names;
+  names.reserve(people.size());
+  for (const hutong::v1::Person* person : people)
+    names.push_back(person->name());
+  Result<std::vector<std::string>> keys = domain::name_match_keys(names);
+  if (!keys) return;
+  for (size_t i = 0; i < people.size(); ++i)
+    people[i]->set_name_match_key(std::move((*keys)[i]));
 }
 
 const Message* payload_of(const hutong::v1::Envelope& envelope) {
@@ -223,7 +250,8 @@ size_t DedupIndex::size() const {
 Ingest::Ingest(journal::Journal& journal, DedupIndex& dedup) : journal_(journal), dedup_(dedup) {}
 
 Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
-                       const std::string& position, hutong::v1::Envelope& envelope) const {
+                       const std::string& position, hutong::v1::Envelope& envelope,
+                       std::vector<hutong::v1::Person*>* people) const {
   const FieldDescriptor* field = topics_.field_for(record.topic);
   if (field == nullptr) {
     return Status(kRecordTopic,
@@ -248,9 +276,10 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
                                       field->message_type()->full_name() + " (" +
                                       std::to_string(record.payload.size()) + " bytes)");
   }
-  Status enums = check_enums(*payload, "");
-  if (!enums) return enums;
-  return normalize_people(*payload, "", domain::today());
+  std::vector<hutong::v1::Person*> own;
+  Status visited = visit(*payload, domain::today(), people ? *people : own);
+  if (visited && !people) fill_match_keys(own);
+  return visited;
 }
 
 Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
@@ -314,8 +343,21 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
     ++outcome.quarantined;
   };
 
-  for (const OwnedRecord& record : batch.records) {
-    Status status = prepare(connector, record, batch.position, envelope);
+  // Prepare every record first, so that all the names of the batch get their
+  // matching keys from one OpenCC call; then deduplicate and journal.
+  thread_local std::vector<hutong::v1::Envelope> envelopes;
+  if (envelopes.size() < batch.records.size()) envelopes.resize(batch.records.size());
+  std::vector<Status> prepared(batch.records.size());
+  std::vector<hutong::v1::Person*> people;
+  for (size_t r = 0; r < batch.records.size(); ++r) {
+    prepared[r] = prepare(connector, batch.records[r], batch.position, envelopes[r], &people);
+  }
+  fill_match_keys(people);
+
+  for (size_t r = 0; r < batch.records.size(); ++r) {
+    const OwnedRecord& record = batch.records[r];
+    hutong::v1::Envelope& envelope = envelopes[r];
+    const Status& status = prepared[r];
     if (!status) {
       OwnedRejected row;
       row.source_name = record.location.empty() ? record.topic : record.location;

@@ -108,8 +108,12 @@ class Ingest {
   Result<BatchOutcome> commit(const std::string& connector, const Batch& batch);
 
   // Turns one record into a normalized envelope, or says why it is rejected.
+  // With `people`, the persons whose matching keys are still to be filled are
+  // collected there (commit() fills a whole batch's at once); without, they are
+  // filled here.
   Status prepare(const std::string& connector, const OwnedRecord& record,
-                 const std::string& position, hutong::v1::Envelope& envelope) const;
+                 const std::string& position, hutong::v1::Envelope& envelope,
+                 std::vector<hutong::v1::Person*>* people = nullptr) const;
 
   journal::Journal& journal() { return journal_; }
   const TopicRegistry& topics() const { return topics_; }
