@@ -1,6 +1,15 @@
 #include "name.h"
 
+#include <opencc/Config.hpp>
+#include <opencc/Conversion.hpp>
+#include <opencc/ConversionChain.hpp>
+#include <opencc/Converter.hpp>
+#include <opencc/Dict.hpp>
+#include <opencc/DictEntry.hpp>
+#include <opencc/Lexicon.hpp>
 #include <opencc/opencc.h>
+
+#include <unordered_set>
 
 #include "text.h"
 
@@ -19,7 +28,20 @@ class TraditionalToSimplified {
   bool ok() const { return handle_ != reinterpret_cast<opencc_t>(-1); }
   const std::string& error() const { return error_; }
 
+  // Whether OpenCC could change `text` at all: only where some dictionary key
+  // starts with one of its characters. Most simplified names have none of
+  // those (~4 200 characters) and are returned as they are, without a call.
+  bool may_change(std::string_view text) const {
+    if (!starts_known_) return true;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      if (key_starts_.contains(next_code_point(text, pos))) return true;
+    }
+    return false;
+  }
+
   std::string convert(std::string_view text) const {
+    if (!may_change(text)) return std::string(text);
     char* converted = opencc_convert_utf8(handle_, text.data(), text.size());
     std::string out = converted ? converted : std::string(text);
     if (converted) opencc_convert_utf8_free(converted);
@@ -33,6 +55,24 @@ class TraditionalToSimplified {
       error_ = std::string("cannot load OpenCC configuration \"") +
                OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP +
                "\" (Debian package libopencc-data): " + (why ? why : "unknown error");
+      return;
+    }
+    // The first character of every key of every dictionary the conversion
+    // uses. Without it (any failure here), every text goes through OpenCC.
+    try {
+      opencc::Config config;
+      opencc::ConverterPtr converter = config.NewFromFile(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
+      for (const opencc::ConversionPtr& conversion : converter->GetConversionChain()->GetConversions()) {
+        opencc::LexiconPtr lexicon = conversion->GetDict()->GetLexicon();  // held: the loop borrows it
+        for (const auto& entry : *lexicon) {
+          std::string key = entry->Key();
+          size_t pos = 0;
+          if (!key.empty()) key_starts_.insert(next_code_point(key, pos));
+        }
+      }
+      starts_known_ = !key_starts_.empty();
+    } catch (...) {
+      key_starts_.clear();
     }
   }
   ~TraditionalToSimplified() {
@@ -41,6 +81,8 @@ class TraditionalToSimplified {
 
   opencc_t handle_;
   std::string error_;
+  std::unordered_set<char32_t> key_starts_;
+  bool starts_known_ = false;
 };
 
 }  // namespace
@@ -106,22 +148,26 @@ Result<std::string> name_match_key(std::string_view text) {
 Result<std::vector<std::string>> name_match_keys(const std::vector<std::string_view>& names) {
   const TraditionalToSimplified& converter = TraditionalToSimplified::instance();
   if (!converter.ok()) return Status(kNameFoldUnavailable, converter.error());
+  std::vector<std::string> keys(names.begin(), names.end());
+  std::vector<size_t> changing;  // the names OpenCC could change, converted together
   std::string joined;
-  for (std::string_view name : names) {
-    joined.append(name);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!converter.may_change(names[i])) continue;
+    changing.push_back(i);
+    joined.append(names[i]);
     joined += '\n';
   }
+  if (changing.empty()) return keys;
   std::string converted = converter.convert(joined);
-  std::vector<std::string> keys;
-  keys.reserve(names.size());
+  std::vector<std::string> parts;
   size_t start = 0;
   for (size_t end; (end = converted.find('\n', start)) != std::string::npos; start = end + 1) {
-    keys.emplace_back(converted, start, end - start);
+    parts.emplace_back(converted, start, end - start);
   }
-  if (keys.size() != names.size()) {  // cannot happen; stay exact if it ever does
-    keys.clear();
-    for (std::string_view name : names)
-      keys.push_back(converter.convert(name));
+  for (size_t k = 0; k < changing.size(); ++k) {
+    // parts.size() == changing.size() always; stay exact if it ever is not.
+    keys[changing[k]] = parts.size() == changing.size() ? std::move(parts[k])
+                                                        : converter.convert(names[changing[k]]);
   }
   return keys;
 }

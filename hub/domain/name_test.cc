@@ -1,5 +1,9 @@
 #include "name.h"
 
+#include <opencc/opencc.h>
+
+#include "text.h"
+
 #include <gtest/gtest.h>
 
 namespace hutong::domain {
@@ -49,6 +53,38 @@ TEST(Name, BatchedMatchKeysEqualOneByOne) {
   for (size_t i = 0; i < names.size(); ++i)
     EXPECT_EQ((*keys)[i], *name_match_key(names[i])) << names[i];
   EXPECT_TRUE(name_match_keys({})->empty());
+}
+
+// The shortcut that skips OpenCC for text it cannot change is exact: every CJK
+// character (and every pair with a common one) converts exactly as OpenCC does.
+TEST(Name, SkippingOpenccChangesNothing) {
+  opencc_t raw = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
+  ASSERT_NE(raw, reinterpret_cast<opencc_t>(-1));
+  auto direct = [&](const std::string& text) {
+    char* out = opencc_convert_utf8(raw, text.data(), text.size());
+    std::string result(out);
+    opencc_convert_utf8_free(out);
+    return result;
+  };
+  std::vector<std::string> texts;
+  for (char32_t cp = 0x4E00; cp <= 0x9FFF; ++cp) {
+    std::string one;
+    append_utf8(one, cp);
+    texts.push_back(one);
+    if (cp % 7 == 0) {
+      texts.push_back("王" + one);
+      texts.push_back(one + "明");
+    }
+  }
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  Result<std::vector<std::string>> keys = name_match_keys(views);
+  ASSERT_TRUE(keys);
+  size_t differences = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if ((*keys)[i] != direct(texts[i])) ++differences;
+  }
+  EXPECT_EQ(differences, 0u);
+  opencc_close(raw);
 }
 
 }  // namespace
