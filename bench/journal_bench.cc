@@ -258,7 +258,8 @@ int main(int argc, char** argv) {
       "0.8)\n",
       median(batched) / 1e3, median(ratios));
   std::printf("          (ratio: median of the per-round ratios");
-  for (double r : ratios) std::printf(" %.2f", r);
+  for (double r : ratios)
+    std::printf(" %.2f", r);
   std::printf(")\n");
   std::printf("journal   group commit, single-record appends   %8.0f k records/s   ratio %.3f\n",
               median(singles) / 1e3, median(singles) / baseline);

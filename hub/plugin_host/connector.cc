@@ -287,6 +287,7 @@ void Connector::run() {
         if (wait_or_stop(config_.poll_interval)) return;
         continue;
       }
+      session->prefetch(config_.batch_records);
       Result<pipeline::BatchOutcome> outcome = ingest_.commit(config_.name, batch);
       if (!outcome) {
         // Nothing of the batch was kept (e.g. the disk is full): re-read it from

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <zmq.hpp>
 
@@ -252,12 +253,29 @@ class RunnerSession : public SourceSession, public SinkSession {
   }
 
  public:
-  Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
-    batch.clear();
+  // Sends the next poll now, so that the runner reads while the hub journals
+  // the batch it just received.
+  void prefetch(uint32_t max_records) override {
+    if (in_flight_ || prefetched_) return;
     hutong::internal::RunnerRequest request;
     request.mutable_poll()->set_max_records(max_records);
+    (void)send_request(request);  // a dead runner shows at the next poll
+  }
+
+  Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
+    batch.clear();
     hutong::internal::RunnerReply reply;
-    Status status = call(request, reply);
+    Status status;
+    if (prefetched_) {
+      reply = std::move(*prefetched_);
+      prefetched_.reset();
+    } else if (in_flight_ && in_flight_->poll) {
+      status = await_reply(reply);
+    } else {
+      hutong::internal::RunnerRequest request;
+      request.mutable_poll()->set_max_records(max_records);
+      status = call(request, reply);
+    }
     if (!status) return status;
     if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE) return PollOutcome::kIdle;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
@@ -328,11 +346,10 @@ class RunnerSession : public SourceSession, public SinkSession {
     return true;
   }
 
-  // Sends a request and waits for its reply; heartbeats keep the wait alive,
-  // silence past heartbeat_timeout or a poll past poll_timeout kills the runner.
-  Status call(hutong::internal::RunnerRequest& request, hutong::internal::RunnerReply& reply) {
+  // Sends a request; its reply is awaited by await_reply(). One request at a time.
+  Status send_request(hutong::internal::RunnerRequest& request) {
     request.set_seq(++seq_);
-    request.set_ack(seq_ - 1);
+    request.set_ack(received_);
     std::string bytes = request.SerializeAsString();
     // A PAIR socket takes a message only once the runner has connected.
     auto started = std::chrono::steady_clock::now();
@@ -346,7 +363,16 @@ class RunnerSession : public SourceSession, public SinkSession {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    auto last_heard = started;
+    in_flight_ = InFlight{request.has_poll(), started};
+    return Status::ok();
+  }
+
+  // Waits for the reply to the request in flight; heartbeats keep the wait
+  // alive, silence past heartbeat_timeout or a poll past poll_timeout kills the
+  // runner.
+  Status await_reply(hutong::internal::RunnerReply& reply) {
+    const InFlight request = *in_flight_;
+    auto last_heard = std::chrono::steady_clock::now();
     for (;;) {
       zmq::pollitem_t items[] = {{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, 1, std::chrono::milliseconds(50));
@@ -356,8 +382,9 @@ class RunnerSession : public SourceSession, public SinkSession {
           if (!reply.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
             return kill_with(Status(kRunnerDied, "the runner sent a message that is not a reply"));
           }
-          for (const std::string& line : reply.log())
+          for (const std::string& line : reply.log()) {
             spdlog::info("connector {}: {}", connector_.name, line);
+          }
           last_heard = std::chrono::steady_clock::now();
           if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_HEARTBEAT) continue;
           if (reply.seq() != seq_) {
@@ -365,6 +392,8 @@ class RunnerSession : public SourceSession, public SinkSession {
                                                      std::to_string(reply.seq()) + " while " +
                                                      std::to_string(seq_) + " was pending"));
           }
+          in_flight_.reset();
+          received_ = seq_;
           return Status::ok();
         }
       }
@@ -377,13 +406,27 @@ class RunnerSession : public SourceSession, public SinkSession {
                                        std::to_string(connector_.heartbeat_timeout.count()) +
                                        " ms (heartbeat_timeout_ms); killed"));
       }
-      if (request.has_poll() && now - started > connector_.poll_timeout) {
+      if (request.poll && now - request.started > connector_.poll_timeout) {
         return kill_with(Status(
             kRunnerTimeout, "a poll took longer than " +
                                 std::to_string(connector_.poll_timeout.count()) +
                                 " ms (poll_timeout_ms): the plugin hangs or is too slow; killed"));
       }
     }
+  }
+
+  // One request and its reply. A poll sent ahead (prefetch) is received first
+  // and kept for the next poll().
+  Status call(hutong::internal::RunnerRequest& request, hutong::internal::RunnerReply& reply) {
+    if (in_flight_) {
+      hutong::internal::RunnerReply early;
+      Status status = await_reply(early);
+      if (!status) return status;
+      prefetched_ = std::move(early);
+    }
+    Status sent = send_request(request);
+    if (!sent) return sent;
+    return await_reply(reply);
   }
 
   Status kill_with(Status status) {
@@ -403,6 +446,13 @@ class RunnerSession : public SourceSession, public SinkSession {
   std::string endpoint_path_;
   pid_t pid_ = -1;
   uint64_t seq_ = 0;
+  uint64_t received_ = 0;  // the last request whose reply arrived
+  struct InFlight {
+    bool poll = false;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::optional<InFlight> in_flight_;                        // sent, reply not yet received
+  std::optional<hutong::internal::RunnerReply> prefetched_;  // a poll's reply kept for poll()
 };
 
 }  // namespace

@@ -27,6 +27,9 @@ class SourceSession {
   virtual Status start(const std::string& position) = 0;
   // One poll: fills `batch` (cleared first) or says it is idle.
   virtual Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) = 0;
+  // Starts the next poll early where the plugin runs elsewhere (a runner), so
+  // that it reads while the hub journals; the next poll() collects it.
+  virtual void prefetch(uint32_t max_records) { (void)max_records; }
   // Re-reads a quarantined row into `batch`.
   virtual Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) = 0;
 };
