@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <future>
 #include <functional>
 
 #include "domain/name.h"
@@ -213,6 +214,9 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
 
 bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const {
   std::lock_guard lock(mu_);
+  if (auto staged = staged_.find(composite); staged != staged_.end()) {
+    return !staged->second.removed && staged->second.content == content;
+  }
   auto it = content_.find(composite);
   return it != content_.end() && it->second == content;
 }
@@ -228,7 +232,34 @@ void DedupIndex::update(const std::string& composite, uint64_t content, bool rem
 
 bool DedupIndex::contains(const std::string& composite) const {
   std::lock_guard lock(mu_);
+  if (auto staged = staged_.find(composite); staged != staged_.end()) return !staged->second.removed;
   return content_.contains(composite);
+}
+
+void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch) {
+  std::lock_guard lock(mu_);
+  staged_[composite] = Staged{content, removed, batch};
+}
+
+void DedupIndex::commit_staged(uint64_t batch) {
+  std::lock_guard lock(mu_);
+  for (auto it = staged_.begin(); it != staged_.end();) {
+    if (it->second.batch != batch) {
+      ++it;
+      continue;
+    }
+    if (it->second.removed) {
+      content_.erase(it->first);
+    } else {
+      content_[it->first] = it->second.content;
+    }
+    it = staged_.erase(it);
+  }
+}
+
+void DedupIndex::discard_staged(uint64_t batch) {
+  std::lock_guard lock(mu_);
+  std::erase_if(staged_, [&](const auto& entry) { return entry.second.batch == batch; });
 }
 
 int64_t DedupIndex::first_seen(const std::string& composite) const {
@@ -282,13 +313,51 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
   return visited;
 }
 
-Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
+struct Ingest::Staged {
+  uint64_t id = 0;
   BatchOutcome outcome;
+  std::deque<journal::RecordStorage> values;  // storage behind the RecordIn views (stable addresses)
+  std::vector<journal::RecordIn> records;
+};
+
+Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
+  Result<std::shared_ptr<Staged>> staged = stage(connector, batch);
+  if (!staged) return staged.status();
+  std::promise<Result<BatchOutcome>> done;
+  std::future<Result<BatchOutcome>> result = done.get_future();
+  submit(*staged, [&done](Result<BatchOutcome> outcome) { done.set_value(std::move(outcome)); });
+  return result.get();
+}
+
+void Ingest::discard(const std::shared_ptr<Staged>& staged) { dedup_.discard_staged(staged->id); }
+
+void Ingest::submit(std::shared_ptr<Staged> staged, std::function<void(Result<BatchOutcome>)> done) {
+  if (staged->records.empty()) {
+    dedup_.commit_staged(staged->id);
+    done(staged->outcome);
+    return;
+  }
+  std::span<const journal::RecordIn> records = staged->records;
+  journal_.append_async(records, [this, staged, done = std::move(done)](Result<journal::AppendResult> appended) {
+    if (!appended) {
+      dedup_.discard_staged(staged->id);
+      done(appended.status());
+      return;
+    }
+    dedup_.commit_staged(staged->id);
+    staged->outcome.appended = appended->count;
+    done(staged->outcome);
+  });
+}
+
+Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connector, const Batch& batch) {
+  auto staged = std::make_shared<Staged>();
+  staged->id = next_batch_++;
+  BatchOutcome& outcome = staged->outcome;
   outcome.read = batch.records.size() + batch.rejected.size();
   outcome.repaired = batch.repaired;
-  std::deque<journal::RecordStorage>
-      values;  // storage behind the RecordIn views (stable addresses)
-  std::vector<journal::RecordIn> records;
+  std::deque<journal::RecordStorage>& values = staged->values;
+  std::vector<journal::RecordIn>& records = staged->records;
   records.reserve(batch.records.size() + batch.rejected.size() + 1);
   struct Update {
     std::string composite;
@@ -397,13 +466,8 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
     const journal::RecordStorage& p = values.back();
     records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
   }
-  if (records.empty()) return outcome;
-  Result<journal::AppendResult> appended = journal_.append(records);
-  if (!appended) return appended.status();
-  outcome.appended = appended->count;
-  for (const Update& u : updates)
-    dedup_.update(u.composite, u.content, u.removed);
-  return outcome;
+  for (const Update& u : updates) dedup_.stage(u.composite, u.content, u.removed, staged->id);
+  return staged;
 }
 
 }  // namespace hutong::pipeline

@@ -7,6 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -84,6 +88,12 @@ class DedupIndex {
   bool unchanged(const std::string& composite, uint64_t content) const;
   void update(const std::string& composite, uint64_t content, bool removed);
   bool contains(const std::string& composite) const;
+  // Changes of a batch staged but not yet durable: seen by unchanged() and
+  // contains() at once (so the next batch is deduplicated against them), made
+  // final by commit_staged() or dropped by discard_staged().
+  void stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch);
+  void commit_staged(uint64_t batch);
+  void discard_staged(uint64_t batch);
   // The first time a quarantined row was seen (0 if never).
   int64_t first_seen(const std::string& composite) const;
   void set_first_seen(const std::string& composite, int64_t when);
@@ -92,6 +102,12 @@ class DedupIndex {
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, uint64_t> content_;
+  struct Staged {
+    uint64_t content;
+    bool removed;
+    uint64_t batch;
+  };
+  std::unordered_map<std::string, Staged> staged_;
   std::unordered_map<std::string, int64_t> first_seen_;
 };
 
@@ -106,6 +122,17 @@ class Ingest {
   // is durable. An error means nothing of the batch was kept (the connector
   // re-reads from its last position).
   Result<BatchOutcome> commit(const std::string& connector, const Batch& batch);
+
+  // The same in two steps, so that a connector can prepare its next batch while
+  // this one is being made durable: stage() validates, normalizes and
+  // deduplicates (against staged batches too); submit() appends and calls
+  // `done` once durable (or failed). Submit staged batches in order, and a
+  // batch only after the previous one succeeded; drop a staged batch with
+  // discard() if it will not be submitted.
+  struct Staged;
+  Result<std::shared_ptr<Staged>> stage(const std::string& connector, const Batch& batch);
+  void submit(std::shared_ptr<Staged> staged, std::function<void(Result<BatchOutcome>)> done);
+  void discard(const std::shared_ptr<Staged>& staged);
 
   // Turns one record into a normalized envelope, or says why it is rejected.
   // With `people`, the persons whose matching keys are still to be filled are
@@ -122,6 +149,7 @@ class Ingest {
   journal::Journal& journal_;
   DedupIndex& dedup_;
   TopicRegistry topics_;
+  std::atomic<uint64_t> next_batch_{1};
 };
 
 // The quarantine key of a rejected row: connector|source|row.
