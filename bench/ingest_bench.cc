@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
+#include <optional>
 #include <string>
 
 #include "journal/envelope_record.h"
@@ -49,23 +51,35 @@ config::ConnectorConfig connector(const std::string& isolation, size_t records) 
   return c;
 }
 
-// Rate of the whole path: poll, commit, until the source is idle.
-double ingest_rate(plugin_host::SourceSession& session, pipeline::Ingest& ingest,
-                   uint64_t* accepted) {
+// Rate of the whole path, driven as a connector drives it: poll, prefetch the
+// next poll, stage the batch while the previous one becomes durable, submit.
+double ingest_rate(plugin_host::SourceSession& session, pipeline::Ingest& ingest, uint64_t* accepted) {
   pipeline::Batch batch;
   auto start = Clock::now();
   if (!session.start("")) return 0;
+  std::optional<std::future<Result<pipeline::BatchOutcome>>> in_flight;
+  auto settle = [&] {
+    if (!in_flight) return true;
+    Result<pipeline::BatchOutcome> outcome = in_flight->get();
+    in_flight.reset();
+    if (!outcome) {
+      std::fprintf(stderr, "commit failed: %s\n", outcome.status().to_string().c_str());
+      return false;
+    }
+    *accepted += outcome->accepted;
+    return true;
+  };
   for (;;) {
     Result<plugin_host::PollOutcome> polled = session.poll(batch, 512);
     if (!polled || *polled == plugin_host::PollOutcome::kIdle) break;
-    session.prefetch(512);  // as a connector does: the runner reads meanwhile
-    Result<pipeline::BatchOutcome> outcome = ingest.commit("bench", batch);
-    if (!outcome) {
-      std::fprintf(stderr, "commit failed: %s\n", outcome.status().to_string().c_str());
-      break;
-    }
-    *accepted += outcome->accepted;
+    session.prefetch(512);
+    auto staged = ingest.stage("bench", batch);
+    if (!settle() || !staged) break;
+    auto promise = std::make_shared<std::promise<Result<pipeline::BatchOutcome>>>();
+    in_flight = promise->get_future();
+    ingest.submit(*staged, [promise](Result<pipeline::BatchOutcome> r) { promise->set_value(std::move(r)); });
   }
+  settle();
   return *accepted / std::chrono::duration<double>(Clock::now() - start).count();
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <optional>
 #include <set>
 
 #include "journal/envelope_record.h"
@@ -270,35 +272,33 @@ void Connector::run() {
     }
     spdlog::info("connector {}: running ({}, plugin {})", config_.name, status_.isolation,
                  library_->path());
+    // One batch is being made durable while the next is polled and prepared;
+    // a batch is submitted only once the one before it is durable.
     pipeline::Batch batch;
     std::string failure;
-    while (failure.empty()) {
-      serve_replays(*session);
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-      Result<PollOutcome> polled = session->poll(batch, config_.batch_records);
-      if (!polled) {
-        failure = polled.status().to_string();
-        break;
-      }
-      if (*polled == PollOutcome::kIdle) {
-        if (wait_or_stop(config_.poll_interval)) return;
-        continue;
-      }
-      session->prefetch(config_.batch_records);
-      Result<pipeline::BatchOutcome> outcome = ingest_.commit(config_.name, batch);
+    struct InFlight {
+      std::future<Result<pipeline::BatchOutcome>> result;
+      bool has_position = false;
+      std::string position;
+    };
+    std::optional<InFlight> in_flight;
+    // Waits for the batch in flight and counts it; false (with `failure`) when
+    // it could not be journaled.
+    auto settle = [&]() -> bool {
+      if (!in_flight) return true;
+      Result<pipeline::BatchOutcome> outcome = in_flight->result.get();
+      InFlight done = std::move(*in_flight);
+      in_flight.reset();
       if (!outcome) {
         // Nothing of the batch was kept (e.g. the disk is full): re-read it from
         // the last committed position after the backoff.
         failure = "cannot journal a batch: " + outcome.status().to_string();
-        break;
+        return false;
       }
       backoff = config_.restart_backoff;
       std::lock_guard lock(mu_);
-      if (batch.has_position) {
-        position_ = batch.position;
+      if (done.has_position) {
+        position_ = done.position;
         status_.last_position = printable(position_);
       }
       status_.rows_read += outcome->read;
@@ -311,7 +311,48 @@ void Connector::run() {
         last_record_ = std::chrono::steady_clock::now();
         seen_record_ = true;
       }
+      return true;
+    };
+    while (failure.empty()) {
+      bool replays;
+      bool stopping;
+      {
+        std::lock_guard lock(mu_);
+        replays = !replays_.empty();
+        stopping = stopping_;
+      }
+      if (replays || stopping) {
+        if (!settle()) break;
+        if (stopping) return;
+        serve_replays(*session);
+      }
+      Result<PollOutcome> polled = session->poll(batch, config_.batch_records);
+      if (!polled) {
+        if (settle()) failure = polled.status().to_string();
+        break;
+      }
+      if (*polled == PollOutcome::kIdle) {
+        if (!settle()) break;
+        if (wait_or_stop(config_.poll_interval)) return;
+        continue;
+      }
+      session->prefetch(config_.batch_records);
+      Result<std::shared_ptr<pipeline::Ingest::Staged>> staged = ingest_.stage(config_.name, batch);
+      if (!settle()) {
+        if (staged) ingest_.discard(*staged);
+        break;
+      }
+      if (!staged) {
+        failure = "cannot prepare a batch: " + staged.status().to_string();
+        break;
+      }
+      auto promise = std::make_shared<std::promise<Result<pipeline::BatchOutcome>>>();
+      in_flight = InFlight{promise->get_future(), batch.has_position, batch.position};
+      ingest_.submit(*staged, [promise](Result<pipeline::BatchOutcome> outcome) {
+        promise->set_value(std::move(outcome));
+      });
     }
+    if (in_flight) settle();
     fail(failure);
     session.reset();
     if (back_off(backoff)) return;
