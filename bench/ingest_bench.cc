@@ -53,7 +53,8 @@ config::ConnectorConfig connector(const std::string& isolation, size_t records) 
 
 // Rate of the whole path, driven as a connector drives it: poll, prefetch the
 // next poll, stage the batch while the previous one becomes durable, submit.
-double ingest_rate(plugin_host::SourceSession& session, pipeline::Ingest& ingest, uint64_t* accepted) {
+double ingest_rate(plugin_host::SourceSession& session, pipeline::Ingest& ingest,
+                   uint64_t* accepted) {
   pipeline::Batch batch;
   auto start = Clock::now();
   if (!session.start("")) return 0;
@@ -77,7 +78,8 @@ double ingest_rate(plugin_host::SourceSession& session, pipeline::Ingest& ingest
     if (!settle() || !staged) break;
     auto promise = std::make_shared<std::promise<Result<pipeline::BatchOutcome>>>();
     in_flight = promise->get_future();
-    ingest.submit(*staged, [promise](Result<pipeline::BatchOutcome> r) { promise->set_value(std::move(r)); });
+    ingest.submit(
+        *staged, [promise](Result<pipeline::BatchOutcome> r) { promise->set_value(std::move(r)); });
   }
   settle();
   return *accepted / std::chrono::duration<double>(Clock::now() - start).count();

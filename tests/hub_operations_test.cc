@@ -1,8 +1,11 @@
 // Operating a running hub: sinks that keep their own offset, configuration
 // reloads that touch only what changed, and the quarantine end to end.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "hub_process.h"
@@ -141,6 +144,53 @@ TEST(HubOperations, ReloadUpgradesAConnectorWhosePluginFileChanged) {
   EXPECT_EQ(log.find("reload: stopping connector steady"), std::string::npos) << log;
   EXPECT_EQ(hub.status()["steady"]["restarts"].get<uint64_t>(), 0u);
   hub.kill(SIGTERM);
+}
+
+// The disk fills up under a streaming connector: the connector fails with the
+// journal's disk-full error and keeps retrying; once there is room again it
+// resumes from its last kept position, and every row is in the journal once.
+TEST(HubOperations, DiskFullStopsIngestUntilThereIsRoomAgain) {
+  hutong::journal::testing::TempDir dir;
+  std::string small = dir.file("small");
+  std::filesystem::create_directory(small);
+  if (::mount("hutong-test", small.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP()
+        << "cannot mount a small tmpfs here; the journal's fault-seam tests cover the logic";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  std::string yaml =
+      "hub:\n  data_dir: " + small +
+      "/data\n  runner: " + std::string(HUTONGD).substr(0, std::string(HUTONGD).rfind('/')) +
+      "/hutong-runner\nconnectors:\n" +
+      source("rows", 20000, "      payload_bytes: 300\n      per_poll: 200\n", "in_process") +
+      "    restart_backoff_ms: 20\n    max_backoff_ms: 100\n";
+  HubProcess hub(dir.path(), yaml, small + "/data");
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  ASSERT_TRUE(hub.wait_for([](const nlohmann::json& s) {
+    return s["rows"]["last_error"].get<std::string>().find("journal.disk_full") !=
+           std::string::npos;
+  })) << hub.status().dump(2)
+      << hub.log();
+  uint64_t stuck = hub.status()["rows"]["accepted"].get<uint64_t>();
+  EXPECT_LT(stuck, 20000u);
+  ASSERT_EQ(::mount("hutong-test", small.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0);
+  ASSERT_TRUE(hub.wait_for([](const nlohmann::json& s) {
+    return s["rows"]["last_position"] == "20000";
+  })) << hub.status().dump(2);
+  hub.kill(SIGTERM);
+  auto dump = hutong::testing::run_command(std::string(HUTONG_CLI) + " journal dump " + small +
+                                           "/data/journal --topic education.enrollment");
+  std::set<std::string> keys;
+  size_t lines = 0;
+  std::istringstream in(dump.out);
+  for (std::string line; std::getline(in, line); ++lines) {
+    auto row = nlohmann::json::parse(line);
+    ASSERT_TRUE(keys.insert(row["key"].get<std::string>()).second) << "twice: " << row["key"];
+  }
+  EXPECT_EQ(lines, 20000u);
 }
 
 TEST(HubOperations, QuarantineListShowReplay) {

@@ -21,7 +21,9 @@ class HubProcess {
  public:
   // Writes `yaml` to <dir>/hutong.yaml and starts hutongd on it; its output
   // goes to <dir>/hutongd.log.
-  HubProcess(const std::string& dir, const std::string& yaml) : dir_(dir) {
+  // `data_dir`: where the configuration puts it (default <dir>/data).
+  HubProcess(const std::string& dir, const std::string& yaml, std::string data_dir = "")
+      : dir_(dir), data_dir_(data_dir.empty() ? dir + "/data" : std::move(data_dir)) {
     config_ = dir + "/hutong.yaml";
     std::ofstream(config_) << yaml;
     start();
@@ -107,12 +109,13 @@ class HubProcess {
     std::ifstream in(dir_ + "/hutongd.log");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
-  std::string data_dir() const { return dir_ + "/data"; }
+  std::string data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_; }
   pid_t pid() const { return pid_; }
 
  private:
   std::string dir_;
+  std::string data_dir_;
   std::string config_;
   pid_t pid_ = -1;
 };

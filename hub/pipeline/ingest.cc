@@ -5,8 +5,8 @@
 
 #include <chrono>
 #include <deque>
-#include <future>
 #include <functional>
+#include <future>
 
 #include "domain/name.h"
 #include "domain/resident_id.h"
@@ -232,11 +232,13 @@ void DedupIndex::update(const std::string& composite, uint64_t content, bool rem
 
 bool DedupIndex::contains(const std::string& composite) const {
   std::lock_guard lock(mu_);
-  if (auto staged = staged_.find(composite); staged != staged_.end()) return !staged->second.removed;
+  if (auto staged = staged_.find(composite); staged != staged_.end())
+    return !staged->second.removed;
   return content_.contains(composite);
 }
 
-void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch) {
+void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed,
+                       uint64_t batch) {
   std::lock_guard lock(mu_);
   staged_[composite] = Staged{content, removed, batch};
 }
@@ -316,7 +318,8 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
 struct Ingest::Staged {
   uint64_t id = 0;
   BatchOutcome outcome;
-  std::deque<journal::RecordStorage> values;  // storage behind the RecordIn views (stable addresses)
+  std::deque<journal::RecordStorage>
+      values;  // storage behind the RecordIn views (stable addresses)
   std::vector<journal::RecordIn> records;
 };
 
@@ -329,28 +332,33 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
   return result.get();
 }
 
-void Ingest::discard(const std::shared_ptr<Staged>& staged) { dedup_.discard_staged(staged->id); }
+void Ingest::discard(const std::shared_ptr<Staged>& staged) {
+  dedup_.discard_staged(staged->id);
+}
 
-void Ingest::submit(std::shared_ptr<Staged> staged, std::function<void(Result<BatchOutcome>)> done) {
+void Ingest::submit(std::shared_ptr<Staged> staged,
+                    std::function<void(Result<BatchOutcome>)> done) {
   if (staged->records.empty()) {
     dedup_.commit_staged(staged->id);
     done(staged->outcome);
     return;
   }
   std::span<const journal::RecordIn> records = staged->records;
-  journal_.append_async(records, [this, staged, done = std::move(done)](Result<journal::AppendResult> appended) {
-    if (!appended) {
-      dedup_.discard_staged(staged->id);
-      done(appended.status());
-      return;
-    }
-    dedup_.commit_staged(staged->id);
-    staged->outcome.appended = appended->count;
-    done(staged->outcome);
-  });
+  journal_.append_async(
+      records, [this, staged, done = std::move(done)](Result<journal::AppendResult> appended) {
+        if (!appended) {
+          dedup_.discard_staged(staged->id);
+          done(appended.status());
+          return;
+        }
+        dedup_.commit_staged(staged->id);
+        staged->outcome.appended = appended->count;
+        done(staged->outcome);
+      });
 }
 
-Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connector, const Batch& batch) {
+Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connector,
+                                                      const Batch& batch) {
   auto staged = std::make_shared<Staged>();
   staged->id = next_batch_++;
   BatchOutcome& outcome = staged->outcome;
@@ -466,7 +474,8 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     const journal::RecordStorage& p = values.back();
     records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
   }
-  for (const Update& u : updates) dedup_.stage(u.composite, u.content, u.removed, staged->id);
+  for (const Update& u : updates)
+    dedup_.stage(u.composite, u.content, u.removed, staged->id);
   return staged;
 }
 
