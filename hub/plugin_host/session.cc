@@ -309,18 +309,23 @@ class RunnerSession : public SourceSession, public SinkSession {
   }
 
  private:
-  static void to_batch(const hutong::internal::RunnerReply& reply, pipeline::Batch& batch) {
-    for (const auto& r : reply.records()) {
-      batch.records.push_back({r.topic(), r.key(),
+  // Moves the reply's records into the batch (the reply is spent).
+  static void to_batch(hutong::internal::RunnerReply& reply, pipeline::Batch& batch) {
+    batch.records.reserve(reply.records_size());
+    for (auto& r : *reply.mutable_records()) {
+      batch.records.push_back({std::move(*r.mutable_topic()), std::move(*r.mutable_key()),
                                r.remove() ? journal::Op::kDelete : journal::Op::kUpsert,
-                               r.payload(), r.event_time_us(), r.location()});
+                               std::move(*r.mutable_payload()), r.event_time_us(),
+                               std::move(*r.mutable_location())});
     }
-    for (const auto& r : reply.rejected()) {
-      batch.rejected.push_back({r.source_name(), r.row_number(), r.byte_offset(), r.original(),
-                                r.original_encoding(), r.reason_code(), r.message(), r.field(),
-                                r.intended_topic()});
+    for (auto& r : *reply.mutable_rejected()) {
+      batch.rejected.push_back(
+          {std::move(*r.mutable_source_name()), r.row_number(), r.byte_offset(),
+           std::move(*r.mutable_original()), std::move(*r.mutable_original_encoding()),
+           std::move(*r.mutable_reason_code()), std::move(*r.mutable_message()),
+           std::move(*r.mutable_field()), std::move(*r.mutable_intended_topic())});
     }
-    batch.position = reply.position();
+    batch.position = std::move(*reply.mutable_position());
     batch.has_position = reply.has_position();
     batch.repaired = reply.repaired();
   }
