@@ -401,15 +401,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     auto* r = q.mutable_quarantined_row();
     r->set_connector(connector);
     r->set_source_position(batch.position);
-    r->set_source_name(row.source_name);
-    r->set_row_number(row.row_number);
-    r->set_byte_offset(row.byte_offset);
-    r->set_original(row.original);
-    r->set_original_encoding(row.original_encoding);
-    r->set_reason_code(row.reason_code);
-    r->set_message(row.message);
-    r->set_field(row.field);
-    r->set_intended_topic(row.intended_topic);
+    copy_rejected(row, *r);
     set_timestamp(r->mutable_first_seen(), first ? first : now);
     set_timestamp(r->mutable_last_seen(), now);
     r->set_times_seen(1);

@@ -49,6 +49,21 @@ struct OwnedRejected {
   std::string intended_topic;
 };
 
+// Copies a rejected row into a message with the same field names: the journal's
+// QuarantinedRow, the runner protocol's Rejected.
+template <typename Message>
+void copy_rejected(const OwnedRejected& row, Message& message) {
+  message.set_source_name(row.source_name);
+  message.set_row_number(row.row_number);
+  message.set_byte_offset(row.byte_offset);
+  message.set_original(row.original);
+  message.set_original_encoding(row.original_encoding);
+  message.set_reason_code(row.reason_code);
+  message.set_message(row.message);
+  message.set_field(row.field);
+  message.set_intended_topic(row.intended_topic);
+}
+
 // What one poll of a source produced.
 struct Batch {
   std::vector<OwnedRecord> records;

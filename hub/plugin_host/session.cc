@@ -288,16 +288,7 @@ class RunnerSession : public SourceSession, public SinkSession {
   Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) override {
     batch.clear();
     hutong::internal::RunnerRequest request;
-    auto* r = request.mutable_replay()->mutable_row();
-    r->set_source_name(row.source_name);
-    r->set_row_number(row.row_number);
-    r->set_byte_offset(row.byte_offset);
-    r->set_original(row.original);
-    r->set_original_encoding(row.original_encoding);
-    r->set_reason_code(row.reason_code);
-    r->set_message(row.message);
-    r->set_field(row.field);
-    r->set_intended_topic(row.intended_topic);
+    pipeline::copy_rejected(row, *request.mutable_replay()->mutable_row());
     hutong::internal::RunnerReply reply;
     Status status = call(request, reply);
     if (!status) return status;
