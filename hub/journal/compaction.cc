@@ -13,16 +13,7 @@
 #include "journal.h"
 
 namespace hutong::journal {
-namespace {
-
-std::string composite_key(std::string_view topic, std::string_view key) {
-  std::string out(topic);
-  out += '\0';
-  out += key;
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<CompactionReport> Journal::compact(const RetentionPolicy& policy) {
   std::lock_guard guard(compaction_mu_);

@@ -19,6 +19,12 @@ RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& stor
                   storage.key, storage.value};
 }
 
+const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope) {
+  static const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
+  const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return field ? &envelope.GetReflection()->GetMessage(envelope, field) : nullptr;
+}
+
 bool from_record(const RecordView& record, hutong::v1::Envelope& envelope) {
   if (!envelope.ParseFromArray(record.value.data(), static_cast<int>(record.value.size())))
     return false;

@@ -25,6 +25,9 @@ RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage)
 // (the envelope is left without them).
 RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage);
 
+// The envelope's payload record (whichever record type it is), or null.
+const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope);
+
 // The Envelope a record holds, with topic, key and offset restored; false when
 // the value is not a serialized Envelope.
 bool from_record(const RecordView& record, hutong::v1::Envelope& envelope);

@@ -72,6 +72,13 @@ Result<SegmentHeader> decode_segment_header(std::string_view bytes, std::string_
   return header;
 }
 
+std::string composite_key(std::string_view topic, std::string_view key) {
+  std::string out(topic);
+  out += '\0';
+  out += key;
+  return out;
+}
+
 int64_t now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -137,6 +137,9 @@ class RecordCursor {
   uint32_t seen_ = 0;
 };
 
+// "topic\0key": one string naming a key within its topic (keys are per topic).
+std::string composite_key(std::string_view topic, std::string_view key);
+
 // Microseconds since the Unix epoch (the clock of append times).
 int64_t now_micros();
 

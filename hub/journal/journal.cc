@@ -844,16 +844,12 @@ Result<std::unique_ptr<JournalReader>> Journal::snapshot_then_live(
   auto snapshot = std::make_shared<JournalReader::Snapshot>();
   snapshot->end = durable_end();
   std::unique_ptr<JournalReader> scan = read_from(0, topics);
-  std::string composite;
   while (scan->position() < snapshot->end) {
     Result<std::optional<RecordView>> record = scan->next();
     if (!record) return record.status();
     if (!*record) break;
     if ((*record)->offset >= snapshot->end) break;
-    composite.assign((*record)->topic);
-    composite += '\0';
-    composite += (*record)->key;
-    snapshot->latest[composite] = (*record)->offset;
+    snapshot->latest[composite_key((*record)->topic, (*record)->key)] = (*record)->offset;
   }
   return std::unique_ptr<JournalReader>(
       new JournalReader(this, 0, std::move(topics), std::move(snapshot)));
@@ -863,10 +859,7 @@ bool JournalReader::wanted(const RecordView& record) const {
   if (!topics_.empty() && topics_.find(record.topic) == topics_.end()) return false;
   if (snapshot_ && record.offset < snapshot_->end) {
     if (record.op == Op::kDelete) return false;
-    std::string composite(record.topic);
-    composite += '\0';
-    composite += record.key;
-    auto it = snapshot_->latest.find(composite);
+    auto it = snapshot_->latest.find(composite_key(record.topic, record.key));
     return it != snapshot_->latest.end() && it->second == record.offset;
   }
   return true;

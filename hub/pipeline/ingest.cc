@@ -127,20 +127,18 @@ void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
     people[i]->set_name_match_key(std::move((*keys)[i]));
 }
 
-const Message* payload_of(const hutong::v1::Envelope& envelope) {
-  const FieldDescriptor* field = nullptr;
-  const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
-  field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
-  return field ? &envelope.GetReflection()->GetMessage(envelope, field) : nullptr;
-}
-
 }  // namespace
 
-std::string composite_key(std::string_view topic, std::string_view key) {
-  std::string out(topic);
-  out += '\0';
-  out += key;
-  return out;
+// What identifies a rejected row's content: the same row rejected again for the
+// same reason is a re-delivery, not a new quarantine entry.
+uint64_t quarantine_content(std::string_view reason, std::string_view message,
+                            std::string_view original) {
+  std::string content(reason);
+  content += '\0';
+  content += message;
+  content += '\0';
+  content += original;
+  return content_hash(journal::Op::kUpsert, content);
 }
 
 uint64_t content_hash(journal::Op op, std::string_view payload) {
@@ -197,14 +195,13 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
     }
     envelope.Clear();
     if (!journal::from_record(r, envelope)) continue;
-    const Message* payload = payload_of(envelope);
+    const Message* payload = journal::payload_of(envelope);
     bytes.clear();
     if (payload) payload->SerializeToString(&bytes);
     if (r.topic == journal::kTopicQuarantine && envelope.has_quarantined_row()) {
       const auto& q = envelope.quarantined_row();
       first_seen_[composite] = q.first_seen().seconds() * 1'000'000 + q.first_seen().nanos() / 1000;
-      content_[composite] =
-          content_hash(r.op, q.reason_code() + '\0' + q.message() + '\0' + q.original());
+      content_[composite] = quarantine_content(q.reason_code(), q.message(), q.original());
     } else {
       content_[composite] = content_hash(r.op, bytes);
     }
@@ -219,15 +216,6 @@ bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const
   }
   auto it = content_.find(composite);
   return it != content_.end() && it->second == content;
-}
-
-void DedupIndex::update(const std::string& composite, uint64_t content, bool removed) {
-  std::lock_guard lock(mu_);
-  if (removed) {
-    content_.erase(composite);
-  } else {
-    content_[composite] = content;
-  }
 }
 
 bool DedupIndex::contains(const std::string& composite) const {
@@ -380,8 +368,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
   auto quarantine = [&](const OwnedRejected& row) {
     std::string key = quarantine_key(connector, row);
     std::string composite = composite_key(journal::kTopicQuarantine, key);
-    uint64_t content = content_hash(journal::Op::kUpsert,
-                                    row.reason_code + '\0' + row.message + '\0' + row.original);
+    uint64_t content = quarantine_content(row.reason_code, row.message, row.original);
     if (dedup_.unchanged(composite, content)) {
       ++outcome.duplicate;  // the same row rejected for the same reason again
       return;
@@ -440,7 +427,8 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
       continue;
     }
     payload_bytes.clear();
-    if (const Message* payload = payload_of(envelope)) payload->SerializeToString(&payload_bytes);
+    if (const Message* payload = journal::payload_of(envelope))
+      payload->SerializeToString(&payload_bytes);
     std::string composite = composite_key(record.topic, record.key);
     uint64_t content = content_hash(record.op, payload_bytes);
     auto earlier = in_batch.find(composite);

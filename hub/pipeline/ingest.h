@@ -101,7 +101,6 @@ class DedupIndex {
   Status rebuild(const journal::Journal& journal);
   // True when (topic, key) currently holds exactly this content.
   bool unchanged(const std::string& composite, uint64_t content) const;
-  void update(const std::string& composite, uint64_t content, bool removed);
   bool contains(const std::string& composite) const;
   // Changes of a batch staged but not yet durable: seen by unchanged() and
   // contains() at once (so the next batch is deduplicated against them), made
@@ -126,8 +125,10 @@ class DedupIndex {
   std::unordered_map<std::string, int64_t> first_seen_;
 };
 
-std::string composite_key(std::string_view topic, std::string_view key);
+using journal::composite_key;
 uint64_t content_hash(journal::Op op, std::string_view payload);
+uint64_t quarantine_content(std::string_view reason, std::string_view message,
+                            std::string_view original);
 
 class Ingest {
  public:

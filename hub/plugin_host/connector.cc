@@ -177,7 +177,6 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
   auto reader = ingest_.journal().read_from(committed, topics);
   std::vector<SinkRecord> records;
   hutong::v1::Envelope envelope;
-  const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -196,9 +195,8 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
       envelope.Clear();
       SinkRecord record{std::string(v.topic), std::string(v.key), v.op, {}, 0, {}, v.offset};
       if (journal::from_record(v, envelope)) {
-        if (const auto* field =
-                envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof)) {
-          envelope.GetReflection()->GetMessage(envelope, field).SerializeToString(&record.payload);
+        if (const auto* payload = journal::payload_of(envelope)) {
+          payload->SerializeToString(&record.payload);
         }
         record.location = envelope.source().location();
         record.event_time_us =
