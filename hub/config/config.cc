@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -226,6 +227,122 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
   }
 }
 
+void read_string_list(Checker& c, const YAML::Node& node, const std::string& path,
+                      std::vector<std::string>& out) {
+  if (!node.IsSequence()) {
+    c.problem(node, path, std::string("expected a list, found ") + Checker::kind(node));
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i)
+    out.push_back(c.string(node[i], path + "[" + std::to_string(i) + "]"));
+}
+
+void read_feed(Checker& c, const YAML::Node& node, FeedConfig& feed) {
+  if (!c.only_keys(node, "feed",
+                   {"endpoint", "keys_dir", "heartbeat_interval_ms", "max_batch_records",
+                    "max_batch_kb", "hash_key_file", "hash_algorithm"})) {
+    return;
+  }
+  if (node["endpoint"]) {
+    feed.endpoint = c.string(node["endpoint"], "feed.endpoint");
+    if (!feed.endpoint.empty() && !feed.endpoint.starts_with("tcp://") &&
+        !feed.endpoint.starts_with("ipc://")) {
+      c.problem(node["endpoint"], "feed.endpoint",
+                "expected tcp://HOST:PORT or ipc://PATH, found \"" + feed.endpoint + "\"");
+    }
+  }
+  if (node["keys_dir"]) feed.keys_dir = c.string(node["keys_dir"], "feed.keys_dir");
+  c.milliseconds(node, "feed", "heartbeat_interval_ms", 50, 600'000, feed.heartbeat_interval);
+  if (node["max_batch_records"]) {
+    feed.max_batch_records = static_cast<uint32_t>(
+        c.integer(node["max_batch_records"], "feed.max_batch_records", 1, 100'000));
+  }
+  if (node["max_batch_kb"]) {
+    feed.max_batch_bytes =
+        static_cast<uint32_t>(c.integer(node["max_batch_kb"], "feed.max_batch_kb", 1, 65536))
+        << 10;
+  }
+  if (node["hash_key_file"]) {
+    feed.hash_key_file = c.string(node["hash_key_file"], "feed.hash_key_file");
+  }
+  if (node["hash_algorithm"]) {
+    feed.hash_algorithm = c.string(node["hash_algorithm"], "feed.hash_algorithm");
+    if (feed.hash_algorithm != "hmac-sha256" && feed.hash_algorithm != "hmac-sm3") {
+      c.problem(node["hash_algorithm"], "feed.hash_algorithm",
+                "expected hmac-sha256 or hmac-sm3, found \"" + feed.hash_algorithm + "\"");
+    }
+  }
+}
+
+bool valid_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char ch : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+  return ok;
+}
+
+void read_department(Checker& c, const YAML::Node& node, size_t index,
+                     DepartmentConfig& department) {
+  std::string path = "departments[" + std::to_string(index) + "]";
+  department.line = line_of(node);
+  if (!c.only_keys(node, path, {"name", "topics", "division_prefixes", "fields"})) return;
+  if (node["name"]) {
+    department.name = c.string(node["name"], path + ".name");
+    if (!valid_name(department.name)) {
+      c.problem(node["name"], path + ".name",
+                "expected letters, digits, '_' or '-' (at most 64), found \"" + department.name +
+                    "\"");
+    }
+  } else {
+    c.problem(node, path + ".name", "is required");
+  }
+  if (node["topics"]) {
+    read_string_list(c, node["topics"], path + ".topics", department.topics);
+  } else {
+    c.problem(node, path + ".topics", "is required: the topics the department may read");
+  }
+  if (node["division_prefixes"]) {
+    read_string_list(c, node["division_prefixes"], path + ".division_prefixes",
+                     department.division_prefixes);
+    for (size_t i = 0; i < department.division_prefixes.size(); ++i) {
+      const std::string& prefix = department.division_prefixes[i];
+      bool digits = !prefix.empty() && prefix.size() <= 12 &&
+                    std::all_of(prefix.begin(), prefix.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (!digits) {
+        c.problem(node["division_prefixes"][i],
+                  path + ".division_prefixes[" + std::to_string(i) + "]",
+                  "expected 1 to 12 digits of a division code, found \"" + prefix + "\"");
+      }
+    }
+  }
+  if (const YAML::Node fields = node["fields"]) {
+    if (!fields.IsMap()) {
+      c.problem(fields, path + ".fields",
+                std::string("expected a mapping, found ") + Checker::kind(fields));
+      return;
+    }
+    for (const auto& entry : fields) {
+      FieldRule rule;
+      rule.selector = entry.first.as<std::string>();
+      rule.line = line_of(entry.first);
+      std::string rule_path = path + ".fields." + rule.selector;
+      std::string action = c.string(entry.second, rule_path);
+      if (action == "pass")
+        rule.action = FieldAction::kPass;
+      else if (action == "mask")
+        rule.action = FieldAction::kMask;
+      else if (action == "hash")
+        rule.action = FieldAction::kHash;
+      else if (action == "drop")
+        rule.action = FieldAction::kDrop;
+      else
+        c.problem(entry.second, rule_path,
+                  "expected pass, mask, hash or drop, found \"" + action + "\"");
+      department.fields.push_back(std::move(rule));
+    }
+  }
+}
+
 std::string program_default(const std::string& program_dir, const char* relative) {
   return (std::filesystem::path(program_dir) / relative).lexically_normal().string();
 }
@@ -261,7 +378,7 @@ LoadResult parse_config(const std::string& yaml_text, const std::string& source,
         {source, 0, "", "the file is empty; expected the keys hub and connectors"});
     return result;
   }
-  if (!c.only_keys(root, "", {"hub", "connectors"})) return result;
+  if (!c.only_keys(root, "", {"hub", "connectors", "feed", "departments"})) return result;
   if (root["hub"]) {
     read_hub(c, root["hub"], result.config);
   } else {
@@ -283,6 +400,30 @@ LoadResult parse_config(const std::string& yaml_text, const std::string& source,
         result.config.connectors.push_back(std::move(connector));
       }
     }
+  }
+  if (const YAML::Node feed = root["feed"]) read_feed(c, feed, result.config.feed);
+  if (const YAML::Node departments = root["departments"]) {
+    if (!departments.IsSequence()) {
+      c.problem(departments, "departments",
+                std::string("expected a list, found ") + Checker::kind(departments));
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < departments.size(); ++i) {
+        DepartmentConfig department;
+        read_department(c, departments[i], i, department);
+        if (!department.name.empty() && !names.insert(department.name).second) {
+          c.problem(departments[i]["name"], "departments[" + std::to_string(i) + "].name",
+                    "\"" + department.name + "\" is already the name of an earlier department");
+        }
+        result.config.departments.push_back(std::move(department));
+      }
+    }
+  }
+  if (!result.config.data_dir.empty()) {
+    if (result.config.feed.keys_dir.empty())
+      result.config.feed.keys_dir = result.config.data_dir + "/keys";
+    if (result.config.feed.hash_key_file.empty())
+      result.config.feed.hash_key_file = result.config.feed.keys_dir + "/hash.key";
   }
   return result;
 }

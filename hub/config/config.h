@@ -41,6 +41,45 @@ struct ConnectorConfig {
   bool operator==(const ConnectorConfig&) const = default;
 };
 
+// What a department's policy does with a field before it leaves the hub.
+enum class FieldAction {
+  kPass,  // as is
+  kMask,  // ID number keeps 6 + 4 characters, phone 3 + 4, a name its surname, other text its last 4
+  kHash,  // the keyed hash (HMAC) of the value, so departments can join without the value
+  kDrop,  // cleared
+};
+
+// One rule of a department's `fields`: a sensitivity class (id_number, phone,
+// bank_account, name, health) or one field, "topic:field.path".
+struct FieldRule {
+  std::string selector;
+  FieldAction action = FieldAction::kDrop;
+  int line = 0;
+  bool operator==(const FieldRule&) const = default;
+};
+
+// A department that subscribes to change feeds, and its policy.
+struct DepartmentConfig {
+  std::string name;
+  std::vector<std::string> topics;             // the topics it may read
+  std::vector<std::string> division_prefixes;  // empty: every row
+  std::vector<FieldRule> fields;
+  int line = 0;
+  bool operator==(const DepartmentConfig&) const = default;
+};
+
+// The change-feed endpoint (docs/feed-protocol.md).
+struct FeedConfig {
+  std::string endpoint;  // e.g. tcp://127.0.0.1:7450; empty: no feed
+  std::string keys_dir;  // default <data_dir>/keys: the hub's key pair and authorized/*.pub
+  std::chrono::milliseconds heartbeat_interval{1000};
+  uint32_t max_batch_records = 1024;
+  uint32_t max_batch_bytes = 1 << 20;
+  std::string hash_key_file;               // default <keys_dir>/hash.key (created when missing)
+  std::string hash_algorithm = "hmac-sha256";  // or hmac-sm3
+  bool operator==(const FeedConfig&) const = default;
+};
+
 struct HubConfig {
   std::string source;  // the file it was read from
   std::string data_dir;
@@ -52,6 +91,8 @@ struct HubConfig {
   uint64_t segment_bytes = 64ull << 20;
   std::string log_level = "info";
   std::vector<ConnectorConfig> connectors;
+  FeedConfig feed;
+  std::vector<DepartmentConfig> departments;
 };
 
 struct Problem {

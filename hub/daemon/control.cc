@@ -73,8 +73,22 @@ std::string ControlServer::handle(const std::string& text) {
                               {"ms_since_last_record", s.ms_since_last_record},
                               {"backoff_ms", s.backoff_ms}});
       }
-      reply = {
-          {"ok", true}, {"connectors", connectors}, {"journal_end", hub_.journal().durable_end()}};
+      nlohmann::json subscriptions = nlohmann::json::array();
+      for (const auto& s : hub_.subscriptions()) {
+        nlohmann::json entry = {{"department", s.department},
+                                {"subscription", s.subscription},
+                                {"connected", s.connected},
+                                {"scanned_to", s.scanned_to},
+                                {"records_sent", s.records_sent},
+                                {"batches_sent", s.batches_sent},
+                                {"credit_records", s.credit_records}};
+        entry["cursor"] = s.cursor ? nlohmann::json(*s.cursor) : nlohmann::json(nullptr);
+        subscriptions.push_back(std::move(entry));
+      }
+      reply = {{"ok", true},
+               {"connectors", connectors},
+               {"subscriptions", subscriptions},
+               {"journal_end", hub_.journal().durable_end()}};
     } else if (command == "reload") {
       std::vector<config::Problem> problems = hub_.reload();
       nlohmann::json list = nlohmann::json::array();

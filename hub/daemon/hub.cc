@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "feed/keys.h"
 #include "journal/envelope_record.h"
 #include "journal/internal_topics.h"
 
@@ -21,10 +22,36 @@ std::string plugin_path_of(const config::HubConfig& config,
   return plugin_host::resolve_plugin_path(connector.plugin, config.plugin_dir);
 }
 
+// Policy problems ("departments[i].path: message" lines) as configuration problems.
+void add_policy_problems(const config::HubConfig& config, size_t index, const Status& status,
+                         std::vector<config::Problem>& problems) {
+  std::string_view text = status.message();
+  while (!text.empty()) {
+    size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    size_t colon = line.find(": ");
+    problems.push_back({config.source, config.departments[index].line,
+                        std::string(line.substr(0, colon)),
+                        std::string(colon == std::string_view::npos ? line : line.substr(colon + 2))});
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+}
+
 }  // namespace
 
 std::vector<config::Problem> Hub::check(config::HubConfig& config) {
   std::vector<config::Problem> problems;
+  auto hasher = domain::KeyedHasher::create(domain::HashAlgorithm::kHmacSha256,
+                                            "configuration-check-only");
+  for (size_t i = 0; i < config.departments.size(); ++i) {
+    auto policy = feed::Policy::compile(config.departments[i], i, *hasher);
+    if (!policy) add_policy_problems(config, i, policy.status(), problems);
+  }
+  if (!config.departments.empty() && config.feed.endpoint.empty()) {
+    problems.push_back({config.source, config.departments.front().line, "feed.endpoint",
+                        "departments are configured but the feed has no endpoint; set "
+                        "feed.endpoint (e.g. tcp://127.0.0.1:7450)"});
+  }
   for (size_t i = 0; i < config.connectors.size(); ++i) {
     config::ConnectorConfig& connector = config.connectors[i];
     std::string path = plugin_path_of(config, connector);
@@ -100,8 +127,43 @@ std::unique_ptr<plugin_host::Connector> Hub::make_connector(
                                                   committed_position(connector.name));
 }
 
-void Hub::start() {
+Result<feed::Policies> Hub::make_policies(const config::HubConfig& config) {
+  if (!hasher_) {
+    auto key = feed::ensure_hash_key(config.feed.hash_key_file);
+    if (!key) return key.status();
+    auto hasher = domain::KeyedHasher::create(config.feed.hash_algorithm == "hmac-sm3"
+                                                  ? domain::HashAlgorithm::kHmacSm3
+                                                  : domain::HashAlgorithm::kHmacSha256,
+                                              *key);
+    if (!hasher) return hasher.status();
+    hasher_ = *hasher;
+  }
+  feed::Policies policies;
+  for (size_t i = 0; i < config.departments.size(); ++i) {
+    auto policy = feed::Policy::compile(config.departments[i], i, hasher_);
+    if (!policy) return policy.status();
+    policies[config.departments[i].name] = *policy;
+  }
+  return policies;
+}
+
+Status Hub::start() {
   std::lock_guard lock(mu_);
+  if (!config_.feed.endpoint.empty()) {
+    auto policies = make_policies(config_);
+    if (!policies) return policies.status();
+    feed::FeedServerOptions options;
+    options.endpoint = config_.feed.endpoint;
+    options.keys_dir = config_.feed.keys_dir;
+    options.heartbeat_interval = config_.feed.heartbeat_interval;
+    options.max_batch_records = config_.feed.max_batch_records;
+    options.max_batch_bytes = config_.feed.max_batch_bytes;
+    feed_ = std::make_unique<feed::FeedServer>(*journal_, options, std::move(*policies));
+    if (Status s = feed_->start(); !s) {
+      feed_.reset();
+      return s;
+    }
+  }
   for (const config::ConnectorConfig& connector : config_.connectors) {
     if (!connector.enabled) continue;
     auto c = make_connector(connector);
@@ -109,10 +171,12 @@ void Hub::start() {
     connectors_[connector.name] = std::move(c);
   }
   started_ = true;
+  return Status::ok();
 }
 
 void Hub::stop() {
   std::lock_guard lock(mu_);
+  if (feed_) feed_->stop();
   for (auto& [name, connector] : connectors_)
     connector->stop();
   connectors_.clear();
@@ -152,6 +216,18 @@ std::vector<config::Problem> Hub::reload() {
     }
   }
   config_.connectors = loaded.config.connectors;
+  if (feed_) {
+    if (loaded.config.feed != config_.feed) {
+      spdlog::warn("reload: feed settings changed; they take effect when the hub restarts");
+    }
+    auto policies = make_policies(loaded.config);
+    if (policies) {
+      feed_->set_policies(std::move(*policies));
+      config_.departments = loaded.config.departments;
+    } else {
+      spdlog::error("reload: policies unchanged: {}", policies.status().to_string());
+    }
+  }
   // Positions of stopped connectors are read back from the journal.
   auto reader = journal_->read_from(0, {std::string(journal::kTopicConnectorPosition)});
   for (;;) {
@@ -175,6 +251,14 @@ std::vector<plugin_host::ConnectorStatus> Hub::status() const {
   for (const auto& [name, connector] : connectors_)
     out.push_back(connector->status());
   return out;
+}
+
+std::vector<feed::SubscriptionStatus> Hub::subscriptions() const {
+  return feed_ ? feed_->status() : std::vector<feed::SubscriptionStatus>();
+}
+
+std::string Hub::feed_public_key() const {
+  return feed_ ? feed_->public_key() : std::string();
 }
 
 Result<std::vector<hutong::v1::Envelope>> quarantine_entries(const journal::Journal& journal) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "feed/server.h"
 #include "journal/journal.h"
 #include "pipeline/ingest.h"
 #include "plugin_host/connector.h"
@@ -22,7 +23,9 @@ class Hub {
   static Result<std::unique_ptr<Hub>> open(config::HubConfig config);
   ~Hub();
 
-  void start();
+  // Starts the connectors, and the change feed when feed.endpoint is set (an
+  // endpoint that cannot be bound is an error).
+  Status start();
   void stop();
 
   // Re-reads the configuration file: connectors that were removed stop, new ones
@@ -31,6 +34,9 @@ class Hub {
   std::vector<config::Problem> reload();
 
   std::vector<plugin_host::ConnectorStatus> status() const;
+  std::vector<feed::SubscriptionStatus> subscriptions() const;
+  // The feed server's public key (empty without a feed).
+  std::string feed_public_key() const;
   Result<pipeline::BatchOutcome> replay_quarantined(const std::string& key);
   const config::HubConfig& config() const { return config_; }
   journal::Journal& journal() { return *journal_; }
@@ -43,6 +49,8 @@ class Hub {
   Hub(config::HubConfig config, std::unique_ptr<journal::Journal> journal);
   std::unique_ptr<plugin_host::Connector> make_connector(const config::ConnectorConfig& connector);
   std::string committed_position(const std::string& connector) const;
+  // The departments' policies, compiled with the hub's hash key.
+  Result<feed::Policies> make_policies(const config::HubConfig& config);
 
   config::HubConfig config_;
   std::unique_ptr<journal::Journal> journal_;
@@ -53,6 +61,8 @@ class Hub {
   std::map<std::string, std::string> positions_;  // at open; connectors keep their own after
   std::map<std::string, int64_t> plugin_mtimes_;
   bool started_ = false;
+  std::shared_ptr<const domain::KeyedHasher> hasher_;
+  std::unique_ptr<feed::FeedServer> feed_;
 };
 
 // Every current quarantine entry (newest version per key, resolved ones left

@@ -93,7 +93,11 @@ int run(const std::string& path) {
   }
   hutong::daemon::ControlServer control(**hub);
   control.start();
-  (*hub)->start();
+  if (hutong::Status started = (*hub)->start(); !started) {
+    spdlog::error("cannot start: {}", started.to_string());
+    (*hub)->stop();
+    return 1;
+  }
   spdlog::info("hutongd {} running: {} connector(s), control {}", HUTONG_VERSION,
                config->connectors.size(), hutong::daemon::control_endpoint(config->data_dir));
   for (;;) {

@@ -778,6 +778,12 @@ std::shared_ptr<Segment> Journal::segment_at(uint64_t base_offset) const {
   return nullptr;
 }
 
+uint64_t Journal::wait_durable_beyond(uint64_t beyond, std::chrono::milliseconds wait) const {
+  std::unique_lock lock(mu_);
+  data_cv_.wait_for(lock, wait, [&] { return durable_end_ > beyond || !failure_.is_ok(); });
+  return durable_end_;
+}
+
 bool Journal::wait_for_data(const Segment* segment, uint64_t position,
                             std::chrono::milliseconds wait) const {
   std::unique_lock lock(mu_);

@@ -145,6 +145,9 @@ class Journal {
 
   uint64_t next_offset() const;  // the offset the next appended record will get
   uint64_t durable_end() const;  // records below this offset are durable and readable
+  // Waits until durable_end() exceeds `beyond` (or the journal failed), at most
+  // `wait`; returns durable_end().
+  uint64_t wait_durable_beyond(uint64_t beyond, std::chrono::milliseconds wait) const;
   const RecoveryReport& recovery_report() const { return recovery_; }
   const JournalOptions& options() const { return options_; }
   // The failure that stopped the journal, if one did (appends then fail).

@@ -1,0 +1,369 @@
+#include "feed/policy.h"
+
+#include <map>
+
+#include "hutong/v1/options.pb.h"
+#include "pipeline/ingest.h"
+
+namespace hutong::feed {
+
+using config::FieldAction;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+struct Policy::FieldPlan {
+  const FieldDescriptor* field = nullptr;
+  FieldAction action = FieldAction::kPass;  // leaves (and message fields dropped whole)
+  int sensitivity = 0;
+  std::vector<FieldPlan> children;  // message fields with something to change inside
+};
+
+struct Policy::TopicPlan {
+  std::string topic;
+  const FieldDescriptor* payload = nullptr;  // the Envelope's oneof field for the topic
+  std::vector<FieldPlan> fields;             // only what changes
+  std::vector<std::vector<const FieldDescriptor*>> division_paths;
+  bool key_passes = true;  // every sensitive field passes, so the key may too
+  std::map<std::string, FieldAction, std::less<>> actions;  // every leaf, by path
+  bool untouched() const { return fields.empty() && key_passes; }
+};
+
+namespace {
+
+constexpr std::string_view kClasses[] = {"", "id_number", "phone", "bank_account", "name",
+                                         "health"};
+
+std::string_view action_name(FieldAction action) {
+  switch (action) {
+    case FieldAction::kPass:
+      return "pass";
+    case FieldAction::kMask:
+      return "mask";
+    case FieldAction::kHash:
+      return "hash";
+    case FieldAction::kDrop:
+      return "drop";
+  }
+  return "?";
+}
+
+struct Rules {
+  std::map<std::string, FieldAction, std::less<>> by_class;
+  std::map<std::string, FieldAction, std::less<>> by_path;  // "topic:path"
+  std::set<std::string, std::less<>> used_paths;
+};
+
+bool is_leaf_message(const Descriptor* type) {
+  return type->full_name().starts_with("google.protobuf.");
+}
+
+// Builds the plan of `type`'s fields at `prefix`; returns whether anything changes.
+void plan_fields(const Descriptor* type, const std::string& topic, const std::string& prefix,
+                 Rules& rules, bool inside_dropped, Policy::TopicPlan& plan,
+                 std::vector<Policy::FieldPlan>& out,
+                 std::vector<const FieldDescriptor*>& trail, int depth) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* field = type->field(i);
+    std::string path = prefix.empty() ? field->name() : prefix + "." + field->name();
+    std::string selector = topic + ":" + path;
+    auto rule = rules.by_path.find(selector);
+    if (rule != rules.by_path.end()) rules.used_paths.insert(selector);
+    trail.push_back(field);
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !is_leaf_message(field->message_type()) && depth < 8) {
+      bool dropped = inside_dropped || (rule != rules.by_path.end() &&
+                                        rule->second == FieldAction::kDrop);
+      Policy::FieldPlan node{field, FieldAction::kPass, 0, {}};
+      plan_fields(field->message_type(), topic, path, rules, dropped, plan, node.children, trail,
+                  depth + 1);
+      if (dropped && !inside_dropped) {
+        node.children.clear();
+        node.action = FieldAction::kDrop;
+        out.push_back(std::move(node));
+      } else if (!node.children.empty()) {
+        out.push_back(std::move(node));
+      }
+      trail.pop_back();
+      continue;
+    }
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated() &&
+        is_division_field(*field)) {
+      plan.division_paths.push_back(trail);
+    }
+    trail.pop_back();
+    int sensitivity = field->options().GetExtension(hutong::v1::sensitivity);
+    FieldAction action = FieldAction::kPass;
+    if (rule != rules.by_path.end()) {
+      action = rule->second;
+    } else if (sensitivity > 0) {
+      std::string_view cls =
+          sensitivity < static_cast<int>(std::size(kClasses)) ? kClasses[sensitivity] : "";
+      auto by_class = rules.by_class.find(cls);
+      action = by_class != rules.by_class.end() ? by_class->second : FieldAction::kDrop;
+    }
+    if (inside_dropped) action = FieldAction::kDrop;
+    plan.actions[path] = action;
+    if (sensitivity > 0 && action != FieldAction::kPass) plan.key_passes = false;
+    if (action != FieldAction::kPass && !inside_dropped) {
+      out.push_back(Policy::FieldPlan{field, action, sensitivity, {}});
+    }
+  }
+}
+
+std::string transform(const std::string& value, FieldAction action, int sensitivity,
+                      const domain::KeyedHasher& hasher) {
+  if (value.empty()) return value;
+  if (action == FieldAction::kHash) return hasher.hex_digest(value);
+  switch (sensitivity) {
+    case hutong::v1::SENSITIVITY_ID_NUMBER:
+      return domain::mask_resident_id(value);
+    case hutong::v1::SENSITIVITY_PHONE:
+      return domain::mask_phone(value);
+    case hutong::v1::SENSITIVITY_NAME:
+      return domain::mask_name(value);
+    default:
+      return domain::mask_middle(value, 0, 4);
+  }
+}
+
+void apply(Message& message, const std::vector<Policy::FieldPlan>& plans,
+           const domain::KeyedHasher& hasher) {
+  const Reflection* r = message.GetReflection();
+  for (const Policy::FieldPlan& plan : plans) {
+    const FieldDescriptor* f = plan.field;
+    if (!plan.children.empty()) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(message, f); ++i)
+          apply(*r->MutableRepeatedMessage(&message, f, i), plan.children, hasher);
+      } else if (r->HasField(message, f)) {
+        apply(*r->MutableMessage(&message, f), plan.children, hasher);
+      }
+      continue;
+    }
+    if (plan.action == FieldAction::kPass) continue;
+    if (plan.action == FieldAction::kDrop || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+      r->ClearField(&message, f);
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(message, f); ++i) {
+        r->SetRepeatedString(
+            &message, f, i,
+            transform(r->GetRepeatedString(message, f, i), plan.action, plan.sensitivity, hasher));
+      }
+    } else {
+      std::string value = r->GetString(message, f);
+      if (!value.empty())
+        r->SetString(&message, f, transform(value, plan.action, plan.sensitivity, hasher));
+    }
+  }
+}
+
+void collect(const Message& message, std::span<const FieldDescriptor* const> path,
+             std::vector<std::string>& values) {
+  const Reflection* r = message.GetReflection();
+  const FieldDescriptor* f = path.front();
+  if (path.size() == 1) {
+    values.push_back(r->GetString(message, f));
+    return;
+  }
+  if (f->is_repeated()) {
+    for (int i = 0; i < r->FieldSize(message, f); ++i)
+      collect(r->GetRepeatedMessage(message, f, i), path.subspan(1), values);
+  } else if (r->HasField(message, f)) {
+    collect(r->GetMessage(message, f), path.subspan(1), values);
+  }
+}
+
+bool matches(const std::vector<std::string>& values, std::span<const std::string> prefixes) {
+  if (prefixes.empty()) return true;
+  for (const std::string& value : values) {
+    for (const std::string& prefix : prefixes) {
+      if (!value.empty() && value.starts_with(prefix)) return true;
+    }
+  }
+  return false;
+}
+
+void append_varint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+void append_bytes_field(std::string& out, int number, std::string_view bytes) {
+  append_varint(out, (static_cast<uint64_t>(number) << 3) | 2);
+  append_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+}  // namespace
+
+std::string_view sensitivity_class_name(int sensitivity) {
+  return sensitivity > 0 && sensitivity < static_cast<int>(std::size(kClasses))
+             ? kClasses[sensitivity]
+             : std::string_view();
+}
+
+bool is_division_field(const FieldDescriptor& field) {
+  const std::string& name = field.name();
+  return name == "division_code" || name.ends_with("_division");
+}
+
+Result<std::shared_ptr<const Policy>> Policy::compile(
+    const config::DepartmentConfig& department, size_t index,
+    std::shared_ptr<const domain::KeyedHasher> hasher) {
+  std::string where = "departments[" + std::to_string(index) + "]";
+  std::shared_ptr<Policy> policy(new Policy());
+  policy->department_ = department.name;
+  policy->prefixes_ = department.division_prefixes;
+  policy->hasher_ = std::move(hasher);
+  static const pipeline::TopicRegistry registry;
+  std::string problems;
+  auto problem = [&](const std::string& text) {
+    problems += (problems.empty() ? "" : "\n") + text;
+  };
+  for (size_t t = 0; t < department.topics.size(); ++t) {
+    const std::string& topic = department.topics[t];
+    if (!registry.field_for(topic)) {
+      std::string known;
+      for (const std::string& k : registry.topics())
+        known += (known.empty() ? "" : ", ") + k;
+      problem(where + ".topics[" + std::to_string(t) + "]: no record type has topic \"" + topic +
+              "\"; known topics: " + known);
+      continue;
+    }
+    policy->topics_.insert(topic);
+  }
+  Rules rules;
+  for (const config::FieldRule& rule : department.fields) {
+    std::string path = where + ".fields." + rule.selector;
+    size_t colon = rule.selector.find(':');
+    if (colon == std::string::npos) {
+      bool known = false;
+      for (std::string_view cls : kClasses)
+        known = known || (!cls.empty() && cls == rule.selector);
+      if (!known) {
+        problem(path +
+                ": expected a sensitivity class (id_number, phone, bank_account, name, health) "
+                "or topic:field.path");
+      }
+      rules.by_class[rule.selector] = rule.action;
+      continue;
+    }
+    std::string topic = rule.selector.substr(0, colon);
+    if (!registry.field_for(topic)) {
+      problem(path + ": no record type has topic \"" + topic + "\"");
+      continue;
+    }
+    if (!policy->topics_.contains(topic)) {
+      problem(path + ": topic \"" + topic + "\" is not among the department's topics");
+    }
+    rules.by_path[rule.selector] = rule.action;
+  }
+  for (const std::string& topic : policy->topics_) {
+    auto plan = std::make_unique<TopicPlan>();
+    plan->topic = topic;
+    plan->payload = registry.field_for(topic);
+    std::vector<const FieldDescriptor*> trail;
+    plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, plan->fields,
+                trail, 0);
+    policy->plans_.push_back(std::move(plan));
+  }
+  for (const auto& [selector, action] : rules.by_path) {
+    if (rules.used_paths.contains(selector)) continue;
+    std::string topic = selector.substr(0, selector.find(':'));
+    if (!policy->topics_.contains(topic)) continue;  // reported above
+    problem(where + ".fields." + selector + ": the record of topic \"" + topic +
+            "\" has no field \"" + selector.substr(topic.size() + 1) + "\"");
+  }
+  for (const auto& [selector, action] : rules.by_path) {
+    if (!rules.used_paths.contains(selector)) continue;
+    if (action == FieldAction::kPass || action == FieldAction::kDrop) continue;
+    std::string topic = selector.substr(0, selector.find(':'));
+    const Descriptor* type = registry.field_for(topic)->message_type();
+    const FieldDescriptor* field = nullptr;
+    std::string_view rest = std::string_view(selector).substr(topic.size() + 1);
+    while (type && !rest.empty()) {
+      size_t dot = rest.find('.');
+      field = type->FindFieldByName(std::string(rest.substr(0, dot)));
+      type = field && field->message_type() ? field->message_type() : nullptr;
+      rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+    }
+    if (field && field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      problem(where + ".fields." + selector + ": " + std::string(action_name(action)) +
+              " applies to text fields; a message field can only pass or drop");
+    }
+  }
+  if (!problems.empty()) return Status(kPolicyInvalid, problems);
+  return std::shared_ptr<const Policy>(std::move(policy));
+}
+
+const Policy::TopicPlan* Policy::plan_for(std::string_view topic) const {
+  for (const auto& plan : plans_) {
+    if (plan->topic == topic) return plan.get();
+  }
+  return nullptr;
+}
+
+std::optional<FieldAction> Policy::action_for(std::string_view topic,
+                                              std::string_view path) const {
+  const TopicPlan* plan = plan_for(topic);
+  if (!plan) return std::nullopt;
+  auto it = plan->actions.find(path);
+  if (it == plan->actions.end()) return std::nullopt;
+  return it->second;
+}
+
+Policy::Outcome Policy::render(const journal::RecordView& record,
+                               std::span<const std::string> subscriber_prefixes,
+                               std::string& out) const {
+  const TopicPlan* plan = plan_for(record.topic);
+  if (!plan) return Outcome::kFiltered;
+  bool filtered_rows = !plan->division_paths.empty() &&
+                       (!prefixes_.empty() || !subscriber_prefixes.empty()) &&
+                       record.op != journal::Op::kDelete;
+  out.clear();
+  if (plan->untouched() && !filtered_rows) {
+    // The stored value is the envelope without topic, key and offset; protobuf
+    // merges concatenated fields, so appending them completes it unparsed.
+    out.reserve(record.value.size() + record.topic.size() + record.key.size() + 16);
+    out.append(record.value);
+    append_bytes_field(out, 1, record.topic);
+    append_bytes_field(out, 2, record.key);
+    append_varint(out, 7 << 3);
+    append_varint(out, record.offset);
+    return Outcome::kSend;
+  }
+  thread_local hutong::v1::Envelope envelope;
+  envelope.Clear();
+  if (!envelope.ParseFromArray(record.value.data(), static_cast<int>(record.value.size())))
+    return Outcome::kUnreadable;
+  const Reflection* r = envelope.GetReflection();
+  bool has_payload = r->HasField(envelope, plan->payload);
+  if (filtered_rows && has_payload) {
+    std::vector<std::string> values;
+    const Message& payload = r->GetMessage(envelope, plan->payload);
+    for (const auto& path : plan->division_paths)
+      collect(payload, path, values);
+    if (!matches(values, prefixes_) || !matches(values, subscriber_prefixes))
+      return Outcome::kFiltered;
+  }
+  if (has_payload && !plan->fields.empty())
+    apply(*r->MutableMessage(&envelope, plan->payload), plan->fields, *hasher_);
+  envelope.set_topic(std::string(record.topic));
+  envelope.set_key(plan->key_passes ? std::string(record.key) : hasher_->hex_digest(record.key));
+  envelope.set_offset(record.offset);
+  if (envelope.op() == hutong::v1::OP_UNSPECIFIED) {
+    envelope.set_op(record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE
+                                                      : hutong::v1::OP_UPSERT);
+  }
+  envelope.SerializeToString(&out);
+  return Outcome::kSend;
+}
+
+}  // namespace hutong::feed
