@@ -21,4 +21,16 @@ int connector(const std::vector<std::string>& args, std::istream& in, std::ostre
 int quarantine(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
                std::ostream& err);
 
+int keys(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+         std::ostream& err);
+
+int tail(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+         std::ostream& err);
+
+int audit(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+          std::ostream& err);
+
+int subscriptions(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+                  std::ostream& err);
+
 }  // namespace hutong::cli

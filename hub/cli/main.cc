@@ -21,6 +21,11 @@ constexpr Subcommand kSubcommands[] = {
     {"journal", "inspect a journal directory: ls | dump | verify", hutong::cli::journal},
     {"connector", "a running hub's connectors: status | reload", hutong::cli::connector},
     {"quarantine", "rejected rows: list | show | replay", hutong::cli::quarantine},
+    {"keys", "change-feed CURVE keys: new | list | revoke", hutong::cli::keys},
+    {"tail", "print a topic's records as JSON lines (journal or feed)", hutong::cli::tail},
+    {"subscriptions", "a running hub's feed subscriptions and cursors",
+     hutong::cli::subscriptions},
+    {"audit", "the feed audit trail: verify | list", hutong::cli::audit},
 };
 
 void usage(std::ostream& out) {

@@ -11,6 +11,7 @@
 
 #include "hutong/plugin.hpp"
 #include "hutong/v1/education.pb.h"
+#include "synthetic_person.h"
 
 namespace {
 
@@ -27,6 +28,9 @@ const hutong_config_key kKeys[] = {
     {"sleep_ms", HUTONG_CONFIG_DURATION, "0", "sleep this long in every poll"},
     {"payload_bytes", HUTONG_CONFIG_INT, "0", "pad each record's class name to make it this large"},
     {"key_prefix", HUTONG_CONFIG_STRING, "row-", "records are keyed <key_prefix><row number>"},
+    {"personal", HUTONG_CONFIG_BOOL, "false",
+     "records carry resident IDs, a guardian with a phone and a division (synthetic_person.h), "
+     "and are keyed by the student's ID"},
 };
 
 class TestSource : public hutong::sdk::Source {
@@ -41,7 +45,8 @@ class TestSource : public hutong::sdk::Source {
         reject_every_(settings.integer("reject_every")),
         sleep_ms_(settings.milliseconds("sleep_ms")),
         payload_bytes_(settings.integer("payload_bytes")),
-        key_prefix_(settings.string("key_prefix")) {}
+        key_prefix_(settings.string("key_prefix")),
+        personal_(settings.boolean("personal")) {}
 
   void start(std::string_view position) override {
     next_ = position.empty() ? 0 : std::stoll(std::string(position));
@@ -83,6 +88,18 @@ class TestSource : public hutong::sdk::Source {
       if (payload_bytes_ > 0) {
         record.set_class_name(std::string(static_cast<size_t>(payload_bytes_), 'c'));
       }
+      if (personal_) {
+        using namespace hutong::testing;
+        std::string id = synthetic_student_id(next_);
+        record.mutable_student()->set_resident_id(id);
+        record.mutable_student()->set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
+        record.set_national_student_number("G" + id);
+        record.set_hukou_division(synthetic_division(next_));
+        record.mutable_guardian()->set_name("家长" + std::to_string(next_));
+        record.mutable_guardian()->set_resident_id(synthetic_guardian_id(next_));
+        record.mutable_guardian()->set_phone(synthetic_phone(next_));
+        key = id;
+      }
       out.upsert("education.enrollment", key, record, location);
     }
     out.position(std::to_string(next_));
@@ -102,6 +119,7 @@ class TestSource : public hutong::sdk::Source {
   int64_t total_, per_poll_, crash_after_, abort_after_, invalid_every_, reject_every_, sleep_ms_,
       payload_bytes_;
   std::string key_prefix_;
+  bool personal_ = false;
   int64_t next_ = 0;
   int64_t emitted_ = 0;
 };
