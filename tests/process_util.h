@@ -1,7 +1,10 @@
 // Running the project's binaries as an operator would, from process-level tests.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -33,6 +36,22 @@ inline ProcessResult run_command(const std::string& command, const std::string& 
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice, so
+// that concurrent tests do not collide).
+inline int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t size = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  int port = ntohs(address.sin_port);
+  ::close(fd);
+  return port;
 }
 
 }  // namespace hutong::testing

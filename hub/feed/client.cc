@@ -89,6 +89,10 @@ Result<std::optional<v1::FeedReply>> FeedClient::receive(std::chrono::millisecon
     zmq_msg_close(&message);
     return std::optional<v1::FeedReply>();
   }
+  if (options_.on_message) {
+    options_.on_message(std::string_view(static_cast<const char*>(zmq_msg_data(&message)),
+                                         zmq_msg_size(&message)));
+  }
   v1::FeedReply reply;
   bool ok = reply.ParseFromArray(zmq_msg_data(&message), static_cast<int>(zmq_msg_size(&message)));
   zmq_msg_close(&message);

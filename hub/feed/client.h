@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct FeedClientOptions {
   uint32_t credit_records = 4096;  // records granted ahead
   bool reconnect = true;
   std::chrono::milliseconds connect_timeout{10000};
+  // Sees every message's bytes as received, before decoding (tests scan them).
+  std::function<void(std::string_view)> on_message;
 };
 
 // Fills endpoint and keys from a client key file (hutong keys new).

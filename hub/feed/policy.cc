@@ -25,7 +25,7 @@ struct Policy::TopicPlan {
   const FieldDescriptor* payload = nullptr;  // the Envelope's oneof field for the topic
   std::vector<FieldPlan> fields;             // only what changes
   std::vector<std::vector<const FieldDescriptor*>> division_paths;
-  bool key_passes = true;  // every sensitive field passes, so the key may too
+  bool key_passes = true;  // every ID-number field passes, so the key may too
   std::map<std::string, FieldAction, std::less<>> actions;  // every leaf, by path
   bool untouched() const { return fields.empty() && key_passes; }
 };
@@ -105,7 +105,10 @@ void plan_fields(const Descriptor* type, const std::string& topic, const std::st
     }
     if (inside_dropped) action = FieldAction::kDrop;
     plan.actions[path] = action;
-    if (sensitivity > 0 && action != FieldAction::kPass) plan.key_passes = false;
+    // Keys are made of business identifiers (ID numbers among them), never of
+    // phones or names: the key is sent as is only to who sees ID numbers.
+    if (sensitivity == hutong::v1::SENSITIVITY_ID_NUMBER && action != FieldAction::kPass)
+      plan.key_passes = false;
     if (action != FieldAction::kPass && !inside_dropped) {
       out.push_back(Policy::FieldPlan{field, action, sensitivity, {}});
     }
