@@ -33,13 +33,15 @@ connectors:
     poll_interval_ms: 5
     restart_backoff_ms: 10
     settings:
-      total: ")" + std::to_string(kRows) +
+      total: ")" +
+         std::to_string(kRows) +
          R"("
       per_poll: "100"
       sleep_ms: "3"
       personal: "true"
 feed:
-  endpoint: )" + endpoint +
+  endpoint: )" +
+         endpoint +
          R"(
   heartbeat_interval_ms: 100
   max_batch_records: 64
@@ -57,7 +59,9 @@ departments:
 class Subscriber {
  public:
   Subscriber(std::string key, std::string name, std::string output, size_t expected)
-      : key_(std::move(key)), name_(std::move(name)), output_(std::move(output)),
+      : key_(std::move(key)),
+        name_(std::move(name)),
+        output_(std::move(output)),
         expected_(expected) {
     start();
   }
@@ -104,7 +108,7 @@ class Subscriber {
 // The (offset, key) lines of a subscriber's file, checked: offsets only go
 // back after a crash, and then to an offset already in the file.
 std::vector<std::pair<uint64_t, std::string>> deduplicated(const std::string& path,
-                                                          size_t& duplicates) {
+                                                           size_t& duplicates) {
   std::ifstream in(path);
   std::vector<std::pair<uint64_t, std::string>> out;
   std::map<uint64_t, std::string> seen;
@@ -143,9 +147,8 @@ TEST(FeedKill, SigkillOfHubAndSubscribersLosesNothingAndDuplicatesOnlyByOffset) 
   size_t expected[2] = {static_cast<size_t>(kRows), static_cast<size_t>(kRows / 2)};
   std::unique_ptr<Subscriber> subscribers[2];
   for (int d = 0; d < 2; ++d) {
-    subscribers[d] = std::make_unique<Subscriber>(keys[d], "main", dir.path() + "/" +
-                                                                       departments[d] + ".out",
-                                                  expected[d]);
+    subscribers[d] = std::make_unique<Subscriber>(
+        keys[d], "main", dir.path() + "/" + departments[d] + ".out", expected[d]);
   }
   std::mt19937 rng(7);
   int hub_kills = 0;

@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <zmq.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "domain/privacy.h"
 #include "feed/client.h"
@@ -36,12 +38,14 @@ connectors:
   - name: roster
     plugin: test_source
     settings:
-      total: ")" + std::to_string(rows) +
+      total: ")" +
+         std::to_string(rows) +
          R"("
       per_poll: "256"
       personal: "true"
 feed:
-  endpoint: )" + endpoint +
+  endpoint: )" +
+         endpoint +
          R"(
   heartbeat_interval_ms: 200
   max_batch_records: 100
@@ -145,8 +149,8 @@ TEST_F(FeedTest, EachDepartmentReceivesExactlyItsRowsWithItsMasking) {
     ASSERT_EQ(edu_records[n].key(), synthetic_student_id(n));
     EXPECT_EQ(e.student().resident_id(), synthetic_student_id(n));
     EXPECT_EQ(e.student().name(), "学生" + std::to_string(n));
-    EXPECT_EQ(e.guardian().phone(), synthetic_phone(n).substr(0, 3) + "****" +
-                                        synthetic_phone(n).substr(7));
+    EXPECT_EQ(e.guardian().phone(),
+              synthetic_phone(n).substr(0, 3) + "****" + synthetic_phone(n).substr(7));
     EXPECT_EQ(e.national_student_number(), "G" + synthetic_student_id(n));
   }
   for (int i = 0; i < kRows / 2; ++i) {
@@ -181,8 +185,8 @@ TEST_F(FeedTest, EachDepartmentReceivesExactlyItsRowsWithItsMasking) {
                             hub_->config_path() + " 2>&1");
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
   EXPECT_NE(verify.out.find("chain intact"), std::string::npos) << verify.out;
-  auto list = run_command(std::string(HUTONG_CLI) + " audit list --config " +
-                          hub_->config_path() + " --department charity");
+  auto list = run_command(std::string(HUTONG_CLI) + " audit list --config " + hub_->config_path() +
+                          " --department charity");
   uint64_t audited = 0;
   std::istringstream lines(list.out);
   for (std::string line; std::getline(lines, line);)
@@ -470,6 +474,62 @@ TEST_F(FeedTest, AuditVerifyDetectsAModifiedAndADeletedEntry) {
   EXPECT_EQ(r2.exit_code, 1) << r2.out;
   EXPECT_NE(r2.out.find("sequence 4 follows 2"), std::string::npos) << r2.out;
   EXPECT_NE(r2.out.find("deleted"), std::string::npos) << r2.out;
+}
+
+}  // namespace
+
+namespace {
+
+// The Python client of examples/python, written from docs/feed-protocol.md:
+// subscribes, receives, acknowledges, and resumes from its cursor.
+TEST_F(FeedTest, PythonClientSubscribesAcksAndResumes) {
+  std::string generated = dir_.path() + "/py";
+  std::filesystem::create_directories(generated);
+  std::string src = HUTONG_SOURCE_DIR;
+  auto gen = run_command(std::string(PROTOC) + " --python_out=" + generated + " -I " + src +
+                         "/schemas " + src + "/schemas/hutong/v1/*.proto " + src +
+                         "/schemas/hutong/feed/v1/feed.proto 2>&1");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  std::string client = "/usr/bin/python3 " + src + "/examples/python/hutong_feed_client.py" +
+                       " --proto-path " + generated + " --key-file " + key_for("charity") +
+                       " --subscription py --topic education.enrollment";
+  auto first = run_command(client + " --max-records 400 2>&1");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  auto second = run_command(client + " --max-records " + std::to_string(kRows / 2 - 400) +
+                            " --idle-exit 5 2>&1");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  std::vector<nlohmann::json> records;
+  for (const std::string* out : {&first.out, &second.out}) {
+    std::istringstream lines(*out);
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_FALSE(j.is_discarded()) << line;
+      records.push_back(j);
+    }
+  }
+  ASSERT_EQ(records.size(), static_cast<size_t>(kRows / 2));
+  auto hasher = hub_hasher();
+  for (int i = 0; i < kRows / 2; ++i) {
+    std::string id = hutong::testing::synthetic_student_id(2 * i);
+    EXPECT_EQ(records[i]["key"], hasher->hex_digest(id)) << "row " << 2 * i << ", in order";
+    EXPECT_EQ(records[i]["student_enrollment"]["student"]["resident_id"],
+              id.substr(0, 6) + "********" + id.substr(14));
+    if (i > 0) {
+      EXPECT_GT(std::stoull(records[i]["offset"].get<std::string>()),
+                std::stoull(records[i - 1]["offset"].get<std::string>()));
+    }
+  }
+  auto status = run_command(std::string(HUTONG_CLI) + " subscriptions --json --config " +
+                            hub_->config_path());
+  bool stored = false;
+  for (const auto& s : nlohmann::json::parse(status.out)) {
+    if (s["department"] == "charity" && s["subscription"] == "py") {
+      stored =
+          !s["cursor"].is_null() &&
+          s["cursor"].get<uint64_t>() == std::stoull(records.back()["offset"].get<std::string>());
+    }
+  }
+  EXPECT_TRUE(stored) << status.out;
 }
 
 }  // namespace

@@ -174,8 +174,7 @@ int keys(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       for (const auto& k : keys) {
         out << std::left << std::setw(32) << fs::path(k.file).stem().string() << std::setw(18)
             << k.department << k.public_key
-            << (departments.contains(k.department) ? "" : "  (department not configured)")
-            << "\n";
+            << (departments.contains(k.department) ? "" : "  (department not configured)") << "\n";
       }
       for (const auto& p : problems)
         err << "unreadable: " << p << "\n";
@@ -284,8 +283,8 @@ int tail(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   uint64_t printed = 0;
   auto last_record = std::chrono::steady_clock::now();
   auto idle = [&] {
-    return idle_ms > 0 && std::chrono::steady_clock::now() - last_record >
-                              std::chrono::milliseconds(idle_ms);
+    return idle_ms > 0 &&
+           std::chrono::steady_clock::now() - last_record > std::chrono::milliseconds(idle_ms);
   };
   if (!options.value("--key-file").empty()) {
     feed::FeedClientOptions client;
@@ -407,7 +406,8 @@ int audit(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       out << "BROKEN: " << p << "\n";
     if (report.problems.empty()) {
       out << "ok: " << report.entries << " audit entries, chain intact";
-      if (report.entries) out << " (sequence " << report.first_sequence << " to " << report.last_sequence << ")";
+      if (report.entries)
+        out << " (sequence " << report.first_sequence << " to " << report.last_sequence << ")";
       out << "\n";
     } else {
       out << report.problems.size() << " problem(s) in " << report.entries << " audit entries\n";

@@ -259,8 +259,7 @@ void read_feed(Checker& c, const YAML::Node& node, FeedConfig& feed) {
   }
   if (node["max_batch_kb"]) {
     feed.max_batch_bytes =
-        static_cast<uint32_t>(c.integer(node["max_batch_kb"], "feed.max_batch_kb", 1, 65536))
-        << 10;
+        static_cast<uint32_t>(c.integer(node["max_batch_kb"], "feed.max_batch_kb", 1, 65536)) << 10;
   }
   if (node["hash_key_file"]) {
     feed.hash_key_file = c.string(node["hash_key_file"], "feed.hash_key_file");
@@ -289,9 +288,9 @@ void read_department(Checker& c, const YAML::Node& node, size_t index,
   if (node["name"]) {
     department.name = c.string(node["name"], path + ".name");
     if (!valid_name(department.name)) {
-      c.problem(node["name"], path + ".name",
-                "expected letters, digits, '_' or '-' (at most 64), found \"" + department.name +
-                    "\"");
+      c.problem(
+          node["name"], path + ".name",
+          "expected letters, digits, '_' or '-' (at most 64), found \"" + department.name + "\"");
     }
   } else {
     c.problem(node, path + ".name", "is required");
@@ -306,8 +305,9 @@ void read_department(Checker& c, const YAML::Node& node, size_t index,
                      department.division_prefixes);
     for (size_t i = 0; i < department.division_prefixes.size(); ++i) {
       const std::string& prefix = department.division_prefixes[i];
-      bool digits = !prefix.empty() && prefix.size() <= 12 &&
-                    std::all_of(prefix.begin(), prefix.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      bool digits =
+          !prefix.empty() && prefix.size() <= 12 &&
+          std::all_of(prefix.begin(), prefix.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
       if (!digits) {
         c.problem(node["division_prefixes"][i],
                   path + ".division_prefixes[" + std::to_string(i) + "]",

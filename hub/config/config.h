@@ -44,7 +44,8 @@ struct ConnectorConfig {
 // What a department's policy does with a field before it leaves the hub.
 enum class FieldAction {
   kPass,  // as is
-  kMask,  // ID number keeps 6 + 4 characters, phone 3 + 4, a name its surname, other text its last 4
+  kMask,  // ID number keeps 6 + 4 characters, phone 3 + 4, a name its surname, other text its last
+          // 4
   kHash,  // the keyed hash (HMAC) of the value, so departments can join without the value
   kDrop,  // cleared
 };
@@ -75,7 +76,7 @@ struct FeedConfig {
   std::chrono::milliseconds heartbeat_interval{1000};
   uint32_t max_batch_records = 1024;
   uint32_t max_batch_bytes = 1 << 20;
-  std::string hash_key_file;               // default <keys_dir>/hash.key (created when missing)
+  std::string hash_key_file;                   // default <keys_dir>/hash.key (created when missing)
   std::string hash_algorithm = "hmac-sha256";  // or hmac-sm3
   bool operator==(const FeedConfig&) const = default;
 };

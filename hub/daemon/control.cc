@@ -75,13 +75,11 @@ std::string ControlServer::handle(const std::string& text) {
       }
       nlohmann::json subscriptions = nlohmann::json::array();
       for (const auto& s : hub_.subscriptions()) {
-        nlohmann::json entry = {{"department", s.department},
-                                {"subscription", s.subscription},
-                                {"connected", s.connected},
-                                {"scanned_to", s.scanned_to},
-                                {"records_sent", s.records_sent},
-                                {"batches_sent", s.batches_sent},
-                                {"credit_records", s.credit_records}};
+        nlohmann::json entry = {
+            {"department", s.department},        {"subscription", s.subscription},
+            {"connected", s.connected},          {"scanned_to", s.scanned_to},
+            {"records_sent", s.records_sent},    {"batches_sent", s.batches_sent},
+            {"credit_records", s.credit_records}};
         entry["cursor"] = s.cursor ? nlohmann::json(*s.cursor) : nlohmann::json(nullptr);
         subscriptions.push_back(std::move(entry));
       }

@@ -30,9 +30,9 @@ void add_policy_problems(const config::HubConfig& config, size_t index, const St
     size_t end = text.find('\n');
     std::string_view line = text.substr(0, end);
     size_t colon = line.find(": ");
-    problems.push_back({config.source, config.departments[index].line,
-                        std::string(line.substr(0, colon)),
-                        std::string(colon == std::string_view::npos ? line : line.substr(colon + 2))});
+    problems.push_back(
+        {config.source, config.departments[index].line, std::string(line.substr(0, colon)),
+         std::string(colon == std::string_view::npos ? line : line.substr(colon + 2))});
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
   }
 }
@@ -41,8 +41,8 @@ void add_policy_problems(const config::HubConfig& config, size_t index, const St
 
 std::vector<config::Problem> Hub::check(config::HubConfig& config) {
   std::vector<config::Problem> problems;
-  auto hasher = domain::KeyedHasher::create(domain::HashAlgorithm::kHmacSha256,
-                                            "configuration-check-only");
+  auto hasher =
+      domain::KeyedHasher::create(domain::HashAlgorithm::kHmacSha256, "configuration-check-only");
   for (size_t i = 0; i < config.departments.size(); ++i) {
     auto policy = feed::Policy::compile(config.departments[i], i, *hasher);
     if (!policy) add_policy_problems(config, i, policy.status(), problems);

@@ -106,8 +106,7 @@ AuditVerifyReport verify_audit(const journal::Journal& journal) {
     }
     if ((*record)->key != audit_key(entry->sequence)) {
       report.problems.push_back(where + ": its key " + std::string((*record)->key) +
-                                " does not match its sequence " +
-                                std::to_string(entry->sequence));
+                                " does not match its sequence " + std::to_string(entry->sequence));
     }
     if (audit_hash(*entry) != entry->hash) {
       report.problems.push_back(where + " (sequence " + std::to_string(entry->sequence) +

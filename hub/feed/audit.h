@@ -22,7 +22,7 @@ struct AuditEntry {
   uint64_t first_offset = 0;
   uint64_t last_offset = 0;
   uint64_t records = 0;
-  int64_t sent_at_us = 0;  // microseconds since the epoch
+  int64_t sent_at_us = 0;     // microseconds since the epoch
   std::string previous_hash;  // empty for the first entry
   std::string hash;           // SHA-256 (hex) of everything above, see audit_hash
 };

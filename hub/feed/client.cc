@@ -62,8 +62,8 @@ Status FeedClient::open_socket() {
                    options_.secret_key.size());
   }
   if (zmq_connect(socket_, options_.endpoint.c_str()) != 0) {
-    return Status(kFeedClosed, "cannot connect to " + options_.endpoint + ": " +
-                                   zmq_strerror(zmq_errno()));
+    return Status(kFeedClosed,
+                  "cannot connect to " + options_.endpoint + ": " + zmq_strerror(zmq_errno()));
   }
   granted_ = received_ = 0;
   pending_.clear();
@@ -90,8 +90,8 @@ Result<std::optional<v1::FeedReply>> FeedClient::receive(std::chrono::millisecon
     return std::optional<v1::FeedReply>();
   }
   if (options_.on_message) {
-    options_.on_message(std::string_view(static_cast<const char*>(zmq_msg_data(&message)),
-                                         zmq_msg_size(&message)));
+    options_.on_message(
+        std::string_view(static_cast<const char*>(zmq_msg_data(&message)), zmq_msg_size(&message)));
   }
   v1::FeedReply reply;
   bool ok = reply.ParseFromArray(zmq_msg_data(&message), static_cast<int>(zmq_msg_size(&message)));
@@ -137,12 +137,14 @@ Status FeedClient::handshake() {
     if (!*reply) continue;
     v1::FeedReply& r = **reply;
     if (r.has_error()) {
-      return Status(kFeedClosed, "the hub refused: " + r.error().code() + ": " + r.error().message());
+      return Status(kFeedClosed,
+                    "the hub refused: " + r.error().code() + ": " + r.error().message());
     }
     if (r.has_welcome()) {
       welcome_ = r.welcome();
       welcomed = true;
-      heartbeat_ = std::chrono::milliseconds(std::max<uint32_t>(50, welcome_.heartbeat_interval_ms()));
+      heartbeat_ =
+          std::chrono::milliseconds(std::max<uint32_t>(50, welcome_.heartbeat_interval_ms()));
     } else if (r.has_subscribed()) {
       subscribed_ = r.subscribed();
       subscribed = true;

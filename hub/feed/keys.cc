@@ -89,12 +89,13 @@ Result<KeyFile> read_key_file(const std::string& path) {
     else if (name == "endpoint")
       key.endpoint = value;
     else
-      return Status(kKeyFile, path + ":" + std::to_string(number) + ": unknown entry \"" + name +
-                                  "\"");
+      return Status(kKeyFile,
+                    path + ":" + std::to_string(number) + ": unknown entry \"" + name + "\"");
   }
-  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"public-key", &key.public_key},
-                                    {"secret-key", &key.secret_key},
-                                    {"hub-public-key", &key.hub_public_key}}) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"public-key", &key.public_key},
+        {"secret-key", &key.secret_key},
+        {"hub-public-key", &key.hub_public_key}}) {
     if (!value->empty() && !valid_z85_key(*value)) {
       return Status(kKeyFile, path + ": " + name + " is not a 40-character Z85 CURVE key");
     }

@@ -32,8 +32,8 @@ struct Policy::TopicPlan {
 
 namespace {
 
-constexpr std::string_view kClasses[] = {"", "id_number", "phone", "bank_account", "name",
-                                         "health"};
+constexpr std::string_view kClasses[] = {"",     "id_number", "phone", "bank_account",
+                                         "name", "health"};
 
 std::string_view action_name(FieldAction action) {
   switch (action) {
@@ -62,8 +62,8 @@ bool is_leaf_message(const Descriptor* type) {
 // Builds the plan of `type`'s fields at `prefix`; returns whether anything changes.
 void plan_fields(const Descriptor* type, const std::string& topic, const std::string& prefix,
                  Rules& rules, bool inside_dropped, Policy::TopicPlan& plan,
-                 std::vector<Policy::FieldPlan>& out,
-                 std::vector<const FieldDescriptor*>& trail, int depth) {
+                 std::vector<Policy::FieldPlan>& out, std::vector<const FieldDescriptor*>& trail,
+                 int depth) {
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* field = type->field(i);
     std::string path = prefix.empty() ? field->name() : prefix + "." + field->name();
@@ -73,8 +73,8 @@ void plan_fields(const Descriptor* type, const std::string& topic, const std::st
     trail.push_back(field);
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
         !is_leaf_message(field->message_type()) && depth < 8) {
-      bool dropped = inside_dropped || (rule != rules.by_path.end() &&
-                                        rule->second == FieldAction::kDrop);
+      bool dropped =
+          inside_dropped || (rule != rules.by_path.end() && rule->second == FieldAction::kDrop);
       Policy::FieldPlan node{field, FieldAction::kPass, 0, {}};
       plan_fields(field->message_type(), topic, path, rules, dropped, plan, node.children, trail,
                   depth + 1);
@@ -273,8 +273,8 @@ Result<std::shared_ptr<const Policy>> Policy::compile(
     plan->topic = topic;
     plan->payload = registry.field_for(topic);
     std::vector<const FieldDescriptor*> trail;
-    plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, plan->fields,
-                trail, 0);
+    plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, plan->fields, trail,
+                0);
     policy->plans_.push_back(std::move(plan));
   }
   for (const auto& [selector, action] : rules.by_path) {
@@ -313,8 +313,7 @@ const Policy::TopicPlan* Policy::plan_for(std::string_view topic) const {
   return nullptr;
 }
 
-std::optional<FieldAction> Policy::action_for(std::string_view topic,
-                                              std::string_view path) const {
+std::optional<FieldAction> Policy::action_for(std::string_view topic, std::string_view path) const {
   const TopicPlan* plan = plan_for(topic);
   if (!plan) return std::nullopt;
   auto it = plan->actions.find(path);

@@ -4,14 +4,14 @@
 // through the schemas' descriptors and (sensitivity) annotations.
 #pragma once
 
+#include <google/protobuf/descriptor.h>
+
 #include <memory>
 #include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
 
 #include "config/config.h"
 #include "domain/privacy.h"

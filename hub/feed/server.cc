@@ -97,7 +97,9 @@ struct FeedServer::Completion {
 FeedServer::FeedServer(journal::Journal& journal, FeedServerOptions options, Policies policies)
     : journal_(journal), options_(std::move(options)), policies_(std::move(policies)) {}
 
-FeedServer::~FeedServer() { stop(); }
+FeedServer::~FeedServer() {
+  stop();
+}
 
 Status FeedServer::start() {
   auto key = ensure_hub_key(options_.keys_dir);
@@ -122,8 +124,8 @@ Status FeedServer::start() {
   void* zap = zmq_socket(context_, ZMQ_REP);
   if (zmq_bind(zap, "inproc://zeromq.zap.01") != 0) {
     zmq_close(zap);
-    return Status(kFeedStart, std::string("cannot bind the ZAP handler: ") +
-                                  zmq_strerror(zmq_errno()));
+    return Status(kFeedStart,
+                  std::string("cannot bind the ZAP handler: ") + zmq_strerror(zmq_errno()));
   }
   router_ = zmq_socket(context_, ZMQ_ROUTER);
   int one = 1;
@@ -159,6 +161,10 @@ Status FeedServer::start() {
 void FeedServer::stop() {
   if (stopping_.exchange(true)) return;
   notify();
+  {
+    std::lock_guard lock(status_mu_);
+    status_cv_.notify_all();
+  }
   if (server_thread_.joinable()) server_thread_.join();
   if (watcher_thread_.joinable()) watcher_thread_.join();
   if (zap_thread_.joinable()) zap_thread_.join();
@@ -176,7 +182,12 @@ void FeedServer::set_policies(Policies policies) {
 }
 
 std::vector<SubscriptionStatus> FeedServer::status() const {
-  std::lock_guard lock(status_mu_);
+  std::unique_lock lock(status_mu_);
+  uint64_t wanted = ++status_requested_;
+  const_cast<FeedServer*>(this)->notify();
+  // The server thread answers at its next turn; a stopped server answers nothing new.
+  status_cv_.wait_for(lock, std::chrono::seconds(2),
+                      [&] { return status_published_ >= wanted || stopping_; });
   return status_;
 }
 
@@ -281,7 +292,9 @@ void FeedServer::send_error(const std::string& routing_id, std::string_view code
   if (fatal) drop(routing_id);
 }
 
-void FeedServer::drop(const std::string& routing_id) { sessions_.erase(routing_id); }
+void FeedServer::drop(const std::string& routing_id) {
+  sessions_.erase(routing_id);
+}
 
 void FeedServer::handle(const std::string& routing_id, const std::string& department,
                         const void* data, size_t size) {
@@ -298,10 +311,10 @@ void FeedServer::handle(const std::string& routing_id, const std::string& depart
   v1::FeedRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size)) ||
       request.kind_case() == v1::FeedRequest::KIND_NOT_SET) {
-    send_error(routing_id, "request.malformed",
-               "the message is not a hutong.feed.v1.FeedRequest (" + std::to_string(size) +
-                   " bytes)",
-               true);
+    send_error(
+        routing_id, "request.malformed",
+        "the message is not a hutong.feed.v1.FeedRequest (" + std::to_string(size) + " bytes)",
+        true);
     return;
   }
   if (request.has_hello()) {
@@ -376,8 +389,7 @@ void FeedServer::handle(const std::string& routing_id, const std::string& depart
       for (const std::string& topic : subscribe.topics()) {
         if (!session->policy->allows(topic)) {
           send_error(routing_id, "subscribe.topic",
-                     "department " + session->department + " may not read topic \"" + topic +
-                         "\"",
+                     "department " + session->department + " may not read topic \"" + topic + "\"",
                      true);
           return;
         }
@@ -622,7 +634,6 @@ void FeedServer::complete(Completion& completion) {
 
 void FeedServer::serve() {
   zmq_pollitem_t items[2] = {{router_, 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
-  Clock::time_point last_status;
   while (!stopping_) {
     bool busy = false;
     for (const auto& [id, session] : sessions_) {
@@ -722,13 +733,16 @@ void FeedServer::serve() {
         send(id, serialize(reply));
       }
     }
-    if (now - last_status > std::chrono::milliseconds(100)) {
-      last_status = now;
+    uint64_t requested = 0;
+    {
+      std::lock_guard lock(status_mu_);
+      requested = status_requested_;
+    }
+    if (requested > status_published_) {
       std::vector<SubscriptionStatus> status;
       std::set<std::string> connected;
       for (const auto& [id, session] : sessions_) {
         SubscriptionStatus s;
-        size_t slash = session->cursor_key.find('/');
         s.department = session->department;
         s.subscription = session->subscription;
         s.connected = true;
@@ -737,7 +751,6 @@ void FeedServer::serve() {
         s.records_sent = session->records_sent;
         s.batches_sent = session->batches_sent;
         s.credit_records = session->credit_records;
-        (void)slash;
         connected.insert(session->cursor_key);
         status.push_back(std::move(s));
       }
@@ -752,6 +765,8 @@ void FeedServer::serve() {
       }
       std::lock_guard lock(status_mu_);
       status_ = std::move(status);
+      status_published_ = requested;
+      status_cv_.notify_all();
     }
   }
   zmq_close(router_);

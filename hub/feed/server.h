@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -105,7 +106,10 @@ class FeedServer {
   int wake_fd_ = -1;
 
   mutable std::mutex status_mu_;
-  std::vector<SubscriptionStatus> status_;  // refreshed by the server thread
+  mutable std::condition_variable status_cv_;
+  mutable uint64_t status_requested_ = 0;
+  uint64_t status_published_ = 0;
+  std::vector<SubscriptionStatus> status_;  // published by the server thread on request
 
   void* context_ = nullptr;
   void* router_ = nullptr;

@@ -44,7 +44,9 @@ inline std::string date_after(int year, int64_t days) {
   return text;
 }
 
-inline std::string synthetic_area(int64_t n) { return n % 2 == 0 ? "610523" : "610524"; }
+inline std::string synthetic_area(int64_t n) {
+  return n % 2 == 0 ? "610523" : "610524";
+}
 
 inline std::string synthetic_student_id(int64_t n) {
   char sequence[8];
@@ -64,6 +66,8 @@ inline std::string synthetic_phone(int64_t n) {
   return phone;
 }
 
-inline std::string synthetic_division(int64_t n) { return synthetic_area(n) + "100000"; }
+inline std::string synthetic_division(int64_t n) {
+  return synthetic_area(n) + "100000";
+}
 
 }  // namespace hutong::testing
