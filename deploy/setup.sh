@@ -21,7 +21,7 @@ done
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The packages, one group a line: toolchain; wire and plugins; logs and config;
-# text and crypto; storage; tests and benchmarks.
+# text and crypto; storage; tests and benchmarks; the Python feed client example.
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libprotobuf-dev protobuf-compiler libzmq3-dev cppzmq-dev libboost-dev
@@ -29,6 +29,7 @@ packages=(
   libopencc-dev libopencc-data opencc libssl-dev
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-zmq python3-protobuf
 )
 
 missing=()

@@ -98,7 +98,28 @@ INSTANTIATE_TEST_SUITE_P(
             "connectors[0].batch_records: expected a whole number from 1 to 100000, found \"-5\""},
         BrokenConfig{"plugin_of_another_abi",
                      "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: bad_abi\n",
-                     "was built for plugin ABI version 99; this hub loads version 1"}),
+                     "was built for plugin ABI version 99; this hub loads version 1"},
+        BrokenConfig{"department_unknown_topic",
+                     "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrolment]\n",
+                     "hutong.yaml:6: departments[0].topics[0]: no record type has topic "
+                     "\"education.enrolment\"; known topics: "},
+        BrokenConfig{"department_unknown_field",
+                     "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n"
+                     "    fields:\n      \"education.enrollment:guardian.mobile\": drop\n",
+                     "departments[0].fields.education.enrollment:guardian.mobile: the record of "
+                     "topic \"education.enrollment\" has no field \"guardian.mobile\""},
+        BrokenConfig{"department_unknown_action",
+                     "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n"
+                     "    fields: {phone: blur}\n",
+                     "hutong.yaml:8: departments[0].fields.phone: expected pass, mask, hash or "
+                     "drop, found \"blur\""},
+        BrokenConfig{"departments_without_feed",
+                     "hub:\n  data_dir: /tmp/x\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n",
+                     "feed.endpoint: departments are configured but the feed has no endpoint"}),
     [](const testing::TestParamInfo<BrokenConfig>& info) { return std::string(info.param.name); });
 
 }  // namespace
