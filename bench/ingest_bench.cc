@@ -48,7 +48,8 @@ config::ConnectorConfig connector(const std::string& isolation, size_t records) 
                 {"reject_every", "0"},
                 {"sleep_ms", "0"},
                 {"payload_bytes", "200"},
-                {"key_prefix", "row-"}};
+                {"key_prefix", "row-"},
+                {"personal", "false"}};
   return c;
 }
 
@@ -131,7 +132,10 @@ int main(int argc, char** argv) {
       pipeline::Ingest ingest(*j, dedup);
       auto session = plugin_host::make_in_process_session(*library, connector("in_process", 512));
       pipeline::Batch batch;
-      session->start("");
+      if (Status started = session->start(""); !started) {
+        std::fprintf(stderr, "test_source: %s\n", started.to_string().c_str());
+        return 1;
+      }
       session->poll(batch, 512);
       std::vector<v1::Envelope> envelopes(batch.records.size());
       std::vector<journal::RecordStorage> storage(batch.records.size());
