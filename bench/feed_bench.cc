@@ -13,6 +13,10 @@
 //      granting no more credit) and 5 M records flow (goal: flat).
 //
 // Usage: feed_bench [--records N] [--dir DIR] [--quick]
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
@@ -173,6 +177,20 @@ double raw_curve_rate(uint64_t count) {
   return rate;
 }
 
+// A loopback port that was free a moment ago (the feed is measured over TCP,
+// like the baseline).
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t size = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
 struct Bench {
   std::string dir;
   std::unique_ptr<journal::Journal> journal;
@@ -215,7 +233,7 @@ void open_hub(Bench& b, const std::string& dir, const std::string& policy_kind) 
   feed::Policies policies;
   policies["bench"] = *feed::Policy::compile(department, 0, hasher);
   feed::FeedServerOptions server_options;
-  server_options.endpoint = "ipc://" + dir + "/feed.sock";
+  server_options.endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   server_options.keys_dir = keys;
   b.endpoint = server_options.endpoint;
   b.server = std::make_unique<feed::FeedServer>(*b.journal, server_options, policies);
@@ -244,6 +262,7 @@ std::vector<double> subscriber_rates(const Bench& b, int subscribers, uint64_t c
   ++round;
   for (int s = 0; s < subscribers; ++s) {
     threads.emplace_back([&, s] {
+      pthread_setname_np(pthread_self(), "subscriber");
       feed::FeedClient client(
           client_options(b, "r" + std::to_string(round) + "s" + std::to_string(s), start));
       if (!client.connect()) return;
@@ -276,6 +295,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   uint64_t records = 1'000'000;
   uint64_t flow = 5'000'000;
+  bool fanout_only = false;
   std::string base = std::filesystem::temp_directory_path().string();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -283,6 +303,8 @@ int main(int argc, char** argv) {
       records = std::stoull(argv[++i]);
     } else if (arg == "--dir" && i + 1 < argc) {
       base = argv[++i];
+    } else if (arg == "--fanout") {  // only 4 subscribers replaying (for profiling)
+      fanout_only = true;
     } else if (arg == "--quick") {
       records = 50'000;
       flow = 200'000;
@@ -295,6 +317,17 @@ int main(int argc, char** argv) {
   std::printf("feed benchmark: %llu records of ~300 bytes, journal in %s\n",
               static_cast<unsigned long long>(records), base.c_str());
 
+  if (fanout_only) {  // only 4 subscribers replaying (for profiling)
+    Bench b;
+    open_hub(b, dir, "pass");
+    append_records(*b.journal, 0, records, false);
+    auto rates = subscriber_rates(b, 4, records, feed::v1::START_OFFSET);
+    std::printf("4 subscribers replaying: slowest %.0f k rec/s\n",
+                *std::min_element(rates.begin(), rates.end()) / 1e3);
+    b.server->stop();
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   double baseline =
       median({raw_curve_rate(records), raw_curve_rate(records), raw_curve_rate(records)});
   std::printf("baseline  raw ZeroMQ DEALER->ROUTER, CURVE, 300 B    %8.0f k msg/s\n",

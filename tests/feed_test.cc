@@ -102,7 +102,7 @@ class FeedTest : public ::testing::Test {
       auto r = client.next(std::chrono::milliseconds(200));
       EXPECT_TRUE(r) << r.status().to_string();
       if (!r) break;
-      if (*r) out.push_back(std::move(**r));
+      if (*r) out.push_back(**r);
     }
     return out;
   }

@@ -66,7 +66,7 @@ Status FeedClient::open_socket() {
                   "cannot connect to " + options_.endpoint + ": " + zmq_strerror(zmq_errno()));
   }
   granted_ = received_ = 0;
-  pending_.clear();
+  batch_active_ = false;
   return Status::ok();
 }
 
@@ -79,26 +79,31 @@ Status FeedClient::send(const v1::FeedRequest& request) {
   return Status::ok();
 }
 
-Result<std::optional<v1::FeedReply>> FeedClient::receive(std::chrono::milliseconds timeout) {
-  zmq_pollitem_t item{socket_, 0, ZMQ_POLLIN, 0};
-  int ready = zmq_poll(&item, 1, static_cast<long>(timeout.count()));
-  if (ready <= 0) return std::optional<v1::FeedReply>();
+Result<bool> FeedClient::receive(std::chrono::milliseconds timeout) {
   zmq_msg_t message;
   zmq_msg_init(&message);
   if (zmq_msg_recv(&message, socket_, ZMQ_DONTWAIT) < 0) {
-    zmq_msg_close(&message);
-    return std::optional<v1::FeedReply>();
+    zmq_pollitem_t item{socket_, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, static_cast<long>(timeout.count())) <= 0 ||
+        zmq_msg_recv(&message, socket_, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&message);
+      return false;
+    }
   }
   if (options_.on_message) {
     options_.on_message(
         std::string_view(static_cast<const char*>(zmq_msg_data(&message)), zmq_msg_size(&message)));
   }
-  v1::FeedReply reply;
-  bool ok = reply.ParseFromArray(zmq_msg_data(&message), static_cast<int>(zmq_msg_size(&message)));
+  batch_active_ = false;
+  reply_ = nullptr;
+  arena_.Reset();
+  reply_ = google::protobuf::Arena::CreateMessage<v1::FeedReply>(&arena_);
+  bool ok =
+      reply_->ParseFromArray(zmq_msg_data(&message), static_cast<int>(zmq_msg_size(&message)));
   zmq_msg_close(&message);
   if (!ok) return Status(kFeedClosed, "the hub sent a message that is not a FeedReply");
   last_heard_ = Clock::now();
-  return std::optional<v1::FeedReply>(std::move(reply));
+  return true;
 }
 
 Status FeedClient::handshake() {
@@ -135,7 +140,7 @@ Status FeedClient::handshake() {
     auto reply = receive(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     if (!reply) return reply.status();
     if (!*reply) continue;
-    v1::FeedReply& r = **reply;
+    const v1::FeedReply& r = *reply_;
     if (r.has_error()) {
       return Status(kFeedClosed,
                     "the hub refused: " + r.error().code() + ": " + r.error().message());
@@ -174,17 +179,16 @@ void FeedClient::grant() {
   if (send(credit)) granted_ += more;
 }
 
-Status FeedClient::handle(v1::FeedReply& reply) {
+Status FeedClient::handle() {
+  const v1::FeedReply& reply = *reply_;
   switch (reply.kind_case()) {
     case v1::FeedReply::kBatch: {
-      v1::Batch* batch = reply.mutable_batch();
-      received_ += batch->records_size();
-      for (auto& envelope : *batch->mutable_records()) {
-        if (last_delivered_ && envelope.offset() <= *last_delivered_) continue;
-        pending_.push_back(std::move(envelope));
-      }
-      scanned_to_ = std::max(scanned_to_, batch->scanned_to());
-      if (batch->snapshot_done()) snapshot_done_ = true;
+      const v1::Batch& batch = reply.batch();
+      received_ += batch.records_size();
+      batch_active_ = true;
+      batch_index_ = 0;
+      scanned_to_ = std::max(scanned_to_, batch.scanned_to());
+      if (batch.snapshot_done()) snapshot_done_ = true;
       return Status::ok();
     }
     case v1::FeedReply::kAckStored:
@@ -201,24 +205,30 @@ Status FeedClient::handle(v1::FeedReply& reply) {
   }
 }
 
-Result<std::optional<hutong::v1::Envelope>> FeedClient::next(std::chrono::milliseconds timeout) {
-  Clock::time_point deadline = Clock::now() + timeout;
+Result<const hutong::v1::Envelope*> FeedClient::next(std::chrono::milliseconds timeout) {
+  std::optional<Clock::time_point> deadline_at;  // read the clock only when there is nothing ready
   for (;;) {
-    if (!pending_.empty()) {
-      hutong::v1::Envelope envelope = std::move(pending_.front());
-      pending_.pop_front();
+    while (batch_active_ && batch_index_ < reply_->batch().records_size()) {
+      const hutong::v1::Envelope& envelope = reply_->batch().records(batch_index_++);
+      if (last_delivered_ && envelope.offset() <= *last_delivered_) continue;
       last_delivered_ = envelope.offset();
+      if (batch_index_ == reply_->batch().records_size()) grant();
+      return &envelope;
+    }
+    if (batch_active_) {
+      batch_active_ = false;
       grant();
-      return std::optional<hutong::v1::Envelope>(std::move(envelope));
     }
     Clock::time_point now = Clock::now();
+    if (!deadline_at) deadline_at = now + timeout;
+    Clock::time_point deadline = *deadline_at;
     if (!socket_ || now - last_heard_ > 3 * heartbeat_) {
       if (!options_.reconnect) return Status(kFeedClosed, "the hub went silent");
       Status s = reconnect("the hub went silent");
       if (!s) {
         if (s.code() == kFeedClosed && s.message().starts_with("the hub refused")) return s;
         last_heard_ = Clock::now() - 3 * heartbeat_;  // try again on the next call
-        if (Clock::now() >= deadline) return std::optional<hutong::v1::Envelope>();
+        if (Clock::now() >= deadline) return static_cast<const hutong::v1::Envelope*>(nullptr);
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
@@ -232,13 +242,13 @@ Result<std::optional<hutong::v1::Envelope>> FeedClient::next(std::chrono::millis
               .count());
       send(heartbeat);
     }
-    if (now >= deadline) return std::optional<hutong::v1::Envelope>();
+    if (now >= deadline) return static_cast<const hutong::v1::Envelope*>(nullptr);
     auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
                          heartbeat_ / 2);
     auto reply = receive(std::max(wait, std::chrono::milliseconds(1)));
     if (!reply) return reply.status();
     if (!*reply) continue;
-    Status s = handle(**reply);
+    Status s = handle();
     if (s.code() == "feed.session_lost") {
       if (!options_.reconnect) return s;
       if (Status r = reconnect(s.message()); !r) {

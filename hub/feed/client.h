@@ -5,6 +5,8 @@
 // client: anything at or below the last delivered offset is skipped).
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -51,9 +53,10 @@ class FeedClient {
 
   // Hello and Subscribe; returns once the hub has answered both.
   Status connect();
-  // The next record, or nullopt when none came within `timeout`. A fatal
-  // error from the hub (other than a lost session, which reconnects) is returned.
-  Result<std::optional<hutong::v1::Envelope>> next(std::chrono::milliseconds timeout);
+  // The next record, or null when none came within `timeout`; it stays valid
+  // until the next call. A fatal error from the hub (other than a lost
+  // session, which reconnects) is returned.
+  Result<const hutong::v1::Envelope*> next(std::chrono::milliseconds timeout);
   // Every record up to `offset` is durably processed (the hub stores the cursor).
   void ack(uint64_t offset);
   // Says goodbye and closes the connection.
@@ -72,9 +75,9 @@ class FeedClient {
   Status handshake();
   Status reconnect(const std::string& why);
   Status send(const hutong::feed::v1::FeedRequest& request);
-  // Receives one reply within `timeout`; nullopt on timeout.
-  Result<std::optional<hutong::feed::v1::FeedReply>> receive(std::chrono::milliseconds timeout);
-  Status handle(hutong::feed::v1::FeedReply& reply);
+  // Receives one reply into reply_ within `timeout`; false on timeout.
+  Result<bool> receive(std::chrono::milliseconds timeout);
+  Status handle();
   void grant();
 
   FeedClientOptions options_;
@@ -82,7 +85,14 @@ class FeedClient {
   void* socket_ = nullptr;
   hutong::feed::v1::Welcome welcome_;
   hutong::feed::v1::Subscribed subscribed_;
-  std::deque<hutong::v1::Envelope> pending_;
+  // The last reply received, reused (its records are handed out from it,
+  // without copies or allocations per record).
+  // Parsed on an arena reset for every message: a batch's thousand envelopes
+  // cost a few block allocations, not thousands of small ones.
+  google::protobuf::Arena arena_;
+  hutong::feed::v1::FeedReply* reply_ = nullptr;
+  bool batch_active_ = false;
+  int batch_index_ = 0;
   std::optional<uint64_t> last_delivered_;
   std::optional<uint64_t> stored_cursor_;
   uint64_t scanned_to_ = 0;

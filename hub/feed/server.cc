@@ -1,5 +1,6 @@
 #include "feed/server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -119,6 +120,9 @@ Status FeedServer::start() {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return Status(kFeedStart, std::string("eventfd: ") + std::strerror(errno));
   context_ = zmq_ctx_new();
+  // CURVE encryption runs on ZeroMQ's I/O threads: two, so that several
+  // subscribers are encrypted for in parallel.
+  zmq_ctx_set(context_, ZMQ_IO_THREADS, 2);
   // The ZAP handler is bound before any CURVE server socket: without one,
   // libzmq lets every client key in.
   void* zap = zmq_socket(context_, ZMQ_REP);
@@ -149,11 +153,18 @@ Status FeedServer::start() {
     return Status(kFeedStart, "cannot listen on " + options_.endpoint + ": " + error);
   }
   zap_thread_ = std::thread([this, zap] {
+    pthread_setname_np(pthread_self(), "feed-zap");
     zap_loop_socket_ = zap;
     zap_loop();
   });
-  watcher_thread_ = std::thread([this] { watch_journal(); });
-  server_thread_ = std::thread([this] { serve(); });
+  watcher_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "feed-watch");
+    watch_journal();
+  });
+  server_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "feed-server");
+    serve();
+  });
   spdlog::info("feed: listening on {} (CURVE, hub key {})", options_.endpoint, public_key_);
   return Status::ok();
 }
