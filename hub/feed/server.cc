@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include <cstring>
+#include <deque>
 
 #include "feed/keys.h"
 #include "hutong/feed/v1/feed.pb.h"
@@ -58,6 +59,34 @@ int64_t wall_micros() {
 
 }  // namespace
 
+// Records rendered under one department's policy, shared by its
+// subscriptions: several subscriptions of a department reading the same stretch
+// of the journal (its PostgreSQL sink and its file sink, say) pay for each
+// record's policy once. A fixed ring of slots indexed by offset.
+class FeedServer::RenderCache {
+ public:
+  struct Entry {
+    uint64_t offset = UINT64_MAX;
+    Policy::Outcome outcome = Policy::Outcome::kFiltered;
+    std::string bytes;
+  };
+  static constexpr size_t kSlots = 32768;  // about 10 MiB of rendered records per department
+  RenderCache() : slots_(kSlots) {}
+  const Entry* find(uint64_t offset) const {
+    const Entry& e = slots_[offset % kSlots];
+    return e.offset == offset ? &e : nullptr;
+  }
+  void put(uint64_t offset, Policy::Outcome outcome, const std::string& bytes) {
+    Entry& e = slots_[offset % kSlots];
+    e.offset = offset;
+    e.outcome = outcome;
+    e.bytes.assign(bytes);
+  }
+
+ private:
+  std::vector<Entry> slots_;
+};
+
 struct FeedServer::Session {
   uint64_t generation = 0;
   std::string routing_id;
@@ -75,7 +104,15 @@ struct FeedServer::Session {
   uint64_t snapshot_end = 0;
   bool caught_up = false;
   uint64_t scanned_to = 0;
-  uint32_t inflight = 0;
+  uint32_t inflight =
+      0;  // batches built and not yet sent (waiting for their audit entry or the pipe)
+  struct Outgoing {
+    std::shared_ptr<std::string> bytes;
+    uint64_t records = 0;
+    bool batch = false;
+  };
+  std::deque<Outgoing> outbox;  // in order, waiting for room in the connection's pipe
+  bool dead = false;            // the connection is gone; removed at the end of the turn
   std::optional<uint64_t> ack_pending;
   bool cursor_writing = false;
   uint64_t records_sent = 0;
@@ -277,20 +314,49 @@ void FeedServer::zap_loop() {
   zmq_close(zap);
 }
 
+// One message to one connection: 0 sent, 1 its pipe is full (try later),
+// -1 the connection is gone.
+int FeedServer::transmit(const std::string& routing_id, const std::string& bytes) {
+  // With ROUTER_MANDATORY a full pipe or an unknown peer fails the first frame,
+  // so a message is never cut in half.
+  if (zmq_send(router_, routing_id.data(), routing_id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    return zmq_errno() == EAGAIN ? 1 : -1;
+  }
+  if (zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT) < 0) return -1;
+  return 0;
+}
+
 void FeedServer::send(const std::string& routing_id, const std::string& bytes) {
-  if (zmq_send(router_, routing_id.data(), routing_id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-      zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT) < 0) {
-    int error = zmq_errno();
-    auto it = sessions_.find(routing_id);
-    if (it != sessions_.end()) {
-      spdlog::warn("feed: {}/{}: cannot send ({}); the subscription must reconnect",
-                   it->second->department, it->second->subscription, zmq_strerror(error));
-      sessions_.erase(it);
-    }
+  auto it = sessions_.find(routing_id);
+  if (it == sessions_.end()) {
+    transmit(routing_id, bytes);  // e.g. an error to a connection without a session
     return;
   }
-  auto it = sessions_.find(routing_id);
-  if (it != sessions_.end()) it->second->last_sent = Clock::now();
+  it->second->outbox.push_back({std::make_shared<std::string>(bytes), 0, false});
+  flush(*it->second);
+}
+
+// Sends a session's messages in order until its connection cannot take more;
+// the rest waits (at most kMaxInflight batches: pump builds no more meanwhile).
+void FeedServer::flush(Session& session) {
+  while (!session.outbox.empty() && !session.dead) {
+    Session::Outgoing& next = session.outbox.front();
+    int result = transmit(session.routing_id, *next.bytes);
+    if (result == 1) return;
+    if (result < 0) {
+      spdlog::warn("feed: {}: the connection is gone ({}); the subscription must reconnect",
+                   session.cursor_key, zmq_strerror(zmq_errno()));
+      session.dead = true;
+      return;
+    }
+    session.last_sent = Clock::now();
+    if (next.batch) {
+      --session.inflight;
+      session.records_sent += next.records;
+      ++session.batches_sent;
+    }
+    session.outbox.pop_front();
+  }
 }
 
 void FeedServer::send_error(const std::string& routing_id, std::string_view code,
@@ -299,8 +365,12 @@ void FeedServer::send_error(const std::string& routing_id, std::string_view code
   reply.mutable_error()->set_code(std::string(code));
   reply.mutable_error()->set_message(message);
   reply.mutable_error()->set_fatal(fatal);
+  if (fatal) {  // the session ends: this goes out now, before anything it still had queued
+    transmit(routing_id, serialize(reply));
+    drop(routing_id);
+    return;
+  }
   send(routing_id, serialize(reply));
-  if (fatal) drop(routing_id);
 }
 
 void FeedServer::drop(const std::string& routing_id) {
@@ -543,17 +613,31 @@ void FeedServer::pump(Session& session) {
         break;
       }
       const journal::RecordView& record = **next;
-      Policy::Outcome outcome = session.policy->render(record, session.prefixes, rendered);
+      Policy::Outcome outcome;
+      const std::string* bytes_out = &rendered;
+      if (session.prefixes.empty()) {  // the department's own view: shared
+        std::unique_ptr<RenderCache>& cache = render_caches_[session.policy.get()];
+        if (!cache) cache = std::make_unique<RenderCache>();
+        if (const RenderCache::Entry* hit = cache->find(record.offset)) {
+          outcome = hit->outcome;
+          bytes_out = &hit->bytes;
+        } else {
+          outcome = session.policy->render(record, session.prefixes, rendered);
+          cache->put(record.offset, outcome, rendered);
+        }
+      } else {
+        outcome = session.policy->render(record, session.prefixes, rendered);
+      }
       if (outcome == Policy::Outcome::kUnreadable) {
         spdlog::warn("feed: record {} of topic {} is not an envelope; not sent", record.offset,
                      record.topic);
       }
       if (outcome != Policy::Outcome::kSend) continue;
-      append_length_delimited(body, 1, rendered);
+      append_length_delimited(body, 1, *bytes_out);
       if (count == 0) first = record.offset;
       last = record.offset;
       ++count;
-      bytes += rendered.size();
+      bytes += bytes_out->size();
     }
     session.caught_up = drained;
     session.scanned_to = session.reader->position();
@@ -630,7 +714,6 @@ void FeedServer::complete(Completion& completion) {
     return;
   }
   if (!session) return;
-  --session->inflight;
   if (!completion.status) {
     send_error(session->routing_id, "audit.unavailable",
                "the hub cannot record deliveries (" + completion.status.to_string() +
@@ -638,20 +721,25 @@ void FeedServer::complete(Completion& completion) {
                true);
     return;
   }
-  session->records_sent += completion.records;
-  ++session->batches_sent;
-  send(session->routing_id, *completion.reply);
+  session->outbox.push_back({std::move(completion.reply), completion.records, true});
+  flush(*session);
 }
 
 void FeedServer::serve() {
   zmq_pollitem_t items[2] = {{router_, 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
   while (!stopping_) {
     bool busy = false;
+    bool blocked = false;
     for (const auto& [id, session] : sessions_) {
       busy = busy || (session->subscribed && !session->caught_up && session->credit_records > 0 &&
                       session->inflight < kMaxInflight);
+      blocked = blocked || !session->outbox.empty();
     }
-    long timeout = busy ? 0 : std::max<long>(10, options_.heartbeat_interval.count() / 4);
+    // Busy: more to read now. Blocked: a connection's pipe is full, and ZeroMQ
+    // does not say when it drains, so look again soon.
+    long timeout = busy      ? 0
+                   : blocked ? 1
+                             : std::max<long>(10, options_.heartbeat_interval.count() / 4);
     if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() == ETERM) break;
     if (items[1].revents & ZMQ_POLLIN) {
       uint64_t value;
@@ -672,6 +760,7 @@ void FeedServer::serve() {
       std::lock_guard lock(policies_mu_);
       if (policies_changed_) {
         policies_changed_ = false;
+        render_caches_.clear();  // keyed by policy: the old ones go away
         std::vector<std::string> changed;
         for (const auto& [id, session] : sessions_) {
           auto it = policies_.find(session->department);
@@ -683,7 +772,7 @@ void FeedServer::serve() {
           reply.mutable_error()->set_message(
               "the department's policy changed: subscribe again to receive under the new one");
           reply.mutable_error()->set_fatal(true);
-          send(id, serialize(reply));
+          transmit(id, serialize(reply));
           sessions_.erase(id);
         }
       }
@@ -735,15 +824,20 @@ void FeedServer::serve() {
         sessions_.erase(it);
         continue;
       }
-      pump(session);
+      flush(session);
+      if (!session.dead) pump(session);
       it = sessions_.find(id);
-      if (it == sessions_.end()) continue;
-      if (now - it->second->last_sent >= options_.heartbeat_interval) {
+      if (it == sessions_.end() || it->second->dead) continue;
+      // A heartbeat only when nothing else is on its way (a full pipe keeps the
+      // connection alive as far as the subscriber can tell anyway).
+      if (now - it->second->last_sent >= options_.heartbeat_interval &&
+          it->second->outbox.empty()) {
         v1::FeedReply reply;
         reply.mutable_heartbeat()->set_sent_at_micros(wall_micros());
         send(id, serialize(reply));
       }
     }
+    std::erase_if(sessions_, [](const auto& entry) { return entry.second->dead; });
     uint64_t requested = 0;
     {
       std::lock_guard lock(status_mu_);

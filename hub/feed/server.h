@@ -69,6 +69,7 @@ class FeedServer {
 
   struct Session;
   struct Completion;
+  class RenderCache;
 
  private:
   void serve();
@@ -77,7 +78,9 @@ class FeedServer {
   void handle(const std::string& routing_id, const std::string& department, const void* data,
               size_t size);
   void pump(Session& session);
+  int transmit(const std::string& routing_id, const std::string& bytes);
   void send(const std::string& routing_id, const std::string& bytes);
+  void flush(Session& session);
   void send_error(const std::string& routing_id, std::string_view code, const std::string& message,
                   bool fatal);
   void drop(const std::string& routing_id);
@@ -98,6 +101,7 @@ class FeedServer {
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by routing id
   std::map<std::string, uint64_t> cursors_;                   // department/subscription -> offset
   AuditChain audit_;
+  std::map<const Policy*, std::unique_ptr<RenderCache>> render_caches_;
   uint64_t generation_ = 0;
 
   // Completions of journal appends (audit entries, cursors), from the writer thread.
