@@ -533,3 +533,79 @@ TEST_F(FeedTest, PythonClientSubscribesAcksAndResumes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(FeedTest, TailPrintsRecordsFromTheJournalOrAsADepartmentSeesThem) {
+  auto local = run_command(std::string(HUTONG_CLI) +
+                           " tail --topic education.enrollment --from 0 --count 5 --config " +
+                           hub_->config_path());
+  ASSERT_EQ(local.exit_code, 0) << local.out;
+  std::istringstream lines(local.out);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["student_enrollment"]["student"]["resident_id"],
+              hutong::testing::synthetic_student_id(n));
+  }
+  EXPECT_EQ(n, 5);
+  auto fund = run_command(std::string(HUTONG_CLI) +
+                          " tail --topic education.enrollment --from snapshot --count 3 "
+                          "--key-file " +
+                          key_for("charity") + " 2>&1");
+  ASSERT_EQ(fund.exit_code, 0) << fund.out;
+  std::istringstream fund_lines(fund.out);
+  n = 0;
+  for (std::string line; std::getline(fund_lines, line); ++n) {
+    auto j = nlohmann::json::parse(line);
+    std::string id = hutong::testing::synthetic_student_id(2 * n);
+    EXPECT_EQ(j["student_enrollment"]["student"]["resident_id"],
+              id.substr(0, 6) + "********" + id.substr(14));
+  }
+  EXPECT_EQ(n, 3);
+}
+
+TEST_F(FeedTest, ARevokedKeyIsRefused) {
+  std::string key = key_for("charity");
+  {
+    FeedClient client(options(key, "before"));
+    ASSERT_TRUE(client.connect());
+  }
+  auto list = run_command(std::string(HUTONG_CLI) + " keys list --json --config " +
+                          hub_->config_path());
+  auto keys = nlohmann::json::parse(list.out)["keys"];
+  ASSERT_EQ(keys.size(), 1u) << list.out;
+  EXPECT_EQ(keys[0]["department"], "charity");
+  auto revoke = run_command(std::string(HUTONG_CLI) + " keys revoke " +
+                            keys[0]["name"].get<std::string>() + " --config " +
+                            hub_->config_path());
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.out;
+  FeedClient client(options(key, "after"));
+  EXPECT_FALSE(client.connect());
+}
+
+TEST_F(FeedTest, APolicyChangeTakesEffectForConnectedSubscribers) {
+  FeedClientOptions o = options(key_for("charity"), "reloaded");
+  o.credit_records = 100;
+  FeedClient client(o);
+  ASSERT_TRUE(client.connect());
+  auto before = receive(client, 100);
+  ASSERT_EQ(before.size(), 100u);
+  EXPECT_FALSE(before.back().student_enrollment().student().name().empty());
+  // The fund no longer receives names.
+  std::string yaml = config(hub_->data_dir(), endpoint_);
+  size_t at = yaml.find("      name: mask\n", yaml.find("name: charity"));
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 17, "      name: drop\n");
+  std::ofstream(hub_->config_path()) << yaml;
+  auto reload = run_command(std::string(HUTONG_CLI) + " connector reload --config " +
+                            hub_->config_path() + " 2>&1");
+  ASSERT_EQ(reload.exit_code, 0) << reload.out;
+  auto after = receive(client, kRows / 2 - 100);
+  ASSERT_EQ(after.size(), static_cast<size_t>(kRows / 2 - 100)) << "resumed with no gap";
+  EXPECT_GT(after.front().offset(), before.back().offset());
+  EXPECT_GE(client.reconnects(), 1u);
+  EXPECT_TRUE(after.back().student_enrollment().student().name().empty());
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "feed/keys.h"
@@ -140,9 +141,20 @@ Result<feed::Policies> Hub::make_policies(const config::HubConfig& config) {
   }
   feed::Policies policies;
   for (size_t i = 0; i < config.departments.size(); ++i) {
-    auto policy = feed::Policy::compile(config.departments[i], i, hasher_);
+    const config::DepartmentConfig& department = config.departments[i];
+    // An unchanged department keeps its policy object, so that its connected
+    // subscribers are left alone by a reload.
+    auto before = std::find_if(config_.departments.begin(), config_.departments.end(),
+                               [&](const auto& d) { return d.name == department.name; });
+    auto current = policies_.find(department.name);
+    if (before != config_.departments.end() && *before == department &&
+        current != policies_.end()) {
+      policies[department.name] = current->second;
+      continue;
+    }
+    auto policy = feed::Policy::compile(department, i, hasher_);
     if (!policy) return policy.status();
-    policies[config.departments[i].name] = *policy;
+    policies[department.name] = *policy;
   }
   return policies;
 }
@@ -158,6 +170,7 @@ Status Hub::start() {
     options.heartbeat_interval = config_.feed.heartbeat_interval;
     options.max_batch_records = config_.feed.max_batch_records;
     options.max_batch_bytes = config_.feed.max_batch_bytes;
+    policies_ = *policies;
     feed_ = std::make_unique<feed::FeedServer>(*journal_, options, std::move(*policies));
     if (Status s = feed_->start(); !s) {
       feed_.reset();
@@ -222,6 +235,7 @@ std::vector<config::Problem> Hub::reload() {
     }
     auto policies = make_policies(loaded.config);
     if (policies) {
+      policies_ = *policies;
       feed_->set_policies(std::move(*policies));
       config_.departments = loaded.config.departments;
     } else {

@@ -63,6 +63,7 @@ class Hub {
   bool started_ = false;
   std::shared_ptr<const domain::KeyedHasher> hasher_;
   std::unique_ptr<feed::FeedServer> feed_;
+  feed::Policies policies_;  // as given to feed_
 };
 
 // Every current quarantine entry (newest version per key, resolved ones left
