@@ -10,6 +10,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,8 +90,16 @@ class FeedClient {
   // without copies or allocations per record).
   // Parsed on an arena reset for every message: a batch's thousand envelopes
   // cost a few block allocations, not thousands of small ones.
-  google::protobuf::Arena arena_;
+  static constexpr size_t kArenaBlock = 4 << 20;  // kept across resets: a batch fits
+  std::unique_ptr<char[]> arena_block_{new char[kArenaBlock]};
+  google::protobuf::Arena arena_{arena_options(arena_block_.get())};
   hutong::feed::v1::FeedReply* reply_ = nullptr;
+  static google::protobuf::ArenaOptions arena_options(char* block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = kArenaBlock;
+    return options;
+  }
   bool batch_active_ = false;
   int batch_index_ = 0;
   std::optional<uint64_t> last_delivered_;

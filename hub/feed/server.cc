@@ -591,9 +591,16 @@ void FeedServer::write_cursor(Session& session) {
 
 void FeedServer::pump(Session& session) {
   std::string rendered;
+  RenderCache* cache = nullptr;
+  if (session.subscribed && session.prefixes.empty()) {
+    std::unique_ptr<RenderCache>& slot = render_caches_[session.policy.get()];
+    if (!slot) slot = std::make_unique<RenderCache>();
+    cache = slot.get();
+  }
   while (session.subscribed && session.inflight < kMaxInflight && session.credit_records > 0 &&
          (!session.byte_credit || session.credit_bytes > 0)) {
     std::string body;
+    body.reserve(std::min<size_t>(options_.max_batch_bytes, 1 << 20) + 4096);
     uint64_t count = 0;
     uint64_t bytes = 0;
     uint64_t first = 0;
@@ -615,9 +622,7 @@ void FeedServer::pump(Session& session) {
       const journal::RecordView& record = **next;
       Policy::Outcome outcome;
       const std::string* bytes_out = &rendered;
-      if (session.prefixes.empty()) {  // the department's own view: shared
-        std::unique_ptr<RenderCache>& cache = render_caches_[session.policy.get()];
-        if (!cache) cache = std::make_unique<RenderCache>();
+      if (cache) {  // the department's own view: shared
         if (const RenderCache::Entry* hit = cache->find(record.offset)) {
           outcome = hit->outcome;
           bytes_out = &hit->bytes;
