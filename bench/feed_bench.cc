@@ -296,6 +296,7 @@ int main(int argc, char** argv) {
   uint64_t records = 1'000'000;
   uint64_t flow = 5'000'000;
   bool fanout_only = false;
+  std::string fanout_policy = "pass";
   std::string base = std::filesystem::temp_directory_path().string();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -303,8 +304,9 @@ int main(int argc, char** argv) {
       records = std::stoull(argv[++i]);
     } else if (arg == "--dir" && i + 1 < argc) {
       base = argv[++i];
-    } else if (arg == "--fanout") {  // only 4 subscribers replaying (for profiling)
+    } else if (arg == "--fanout" || arg == "--fanout-mask") {  // 4 subscribers replaying only
       fanout_only = true;
+      fanout_policy = arg == "--fanout" ? "pass" : "mask";
     } else if (arg == "--quick") {
       records = 50'000;
       flow = 200'000;
@@ -319,7 +321,7 @@ int main(int argc, char** argv) {
 
   if (fanout_only) {  // only 4 subscribers replaying (for profiling)
     Bench b;
-    open_hub(b, dir, "pass");
+    open_hub(b, dir, fanout_policy);
     append_records(*b.journal, 0, records, false);
     auto rates = subscriber_rates(b, 4, records, feed::v1::START_OFFSET);
     std::printf("4 subscribers replaying: slowest %.0f k rec/s\n",
