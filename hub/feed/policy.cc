@@ -27,7 +27,8 @@ struct Policy::TopicPlan {
   const FieldDescriptor* payload = nullptr;  // the Envelope's oneof field for the topic
   std::vector<FieldPlan> fields;             // only what changes
   std::vector<std::vector<const FieldDescriptor*>> division_paths;
-  bool key_passes = true;  // every ID-number field passes, so the key may too
+  bool key_passes = true;  // the ID numbers the key is made of pass, so the key may too
+  std::set<std::string, std::less<>> id_fields;             // paths of ID-number fields
   std::map<std::string, FieldAction, std::less<>> actions;  // every leaf, by path
   bool untouched() const { return fields.empty() && key_passes; }
 };
@@ -107,14 +108,36 @@ void plan_fields(const Descriptor* type, const std::string& topic, const std::st
     }
     if (inside_dropped) action = FieldAction::kDrop;
     plan.actions[path] = action;
-    // Keys are made of business identifiers (ID numbers among them), never of
-    // phones or names: the key is sent as is only to who sees ID numbers.
-    if (sensitivity == hutong::v1::SENSITIVITY_ID_NUMBER && action != FieldAction::kPass)
-      plan.key_passes = false;
+    if (sensitivity == hutong::v1::SENSITIVITY_ID_NUMBER) plan.id_fields.insert(path);
     if (action != FieldAction::kPass && !inside_dropped) {
       out.push_back(Policy::FieldPlan{field, action, sensitivity, {}});
     }
   }
+}
+
+// Keys are made of business identifiers, ID numbers among them, never of
+// phones or names. The key is sent as is only when the ID-number fields it is
+// made of (the field paths its (record).key annotation names) all pass; when
+// the annotation names none of them (a table's primary key "as stored"), only
+// when every ID-number field of the record passes.
+bool key_passes(const Policy::TopicPlan& plan) {
+  const std::string& recipe =
+      plan.payload->message_type()->options().GetExtension(hutong::v1::record).key();
+  std::vector<std::string> named;
+  std::string token;
+  for (char ch : recipe + " ") {
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.') {
+      token.push_back(ch);
+    } else if (!token.empty()) {
+      if (plan.id_fields.contains(token)) named.push_back(token);
+      token.clear();
+    }
+  }
+  if (named.empty()) named.assign(plan.id_fields.begin(), plan.id_fields.end());
+  for (const std::string& path : named) {
+    if (plan.actions.at(path) != FieldAction::kPass) return false;
+  }
+  return true;
 }
 
 std::string transform(const std::string& value, FieldAction action, int sensitivity,
@@ -277,6 +300,7 @@ Result<std::shared_ptr<const Policy>> Policy::compile(
     std::vector<const FieldDescriptor*> trail;
     plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, plan->fields, trail,
                 0);
+    plan->key_passes = key_passes(*plan);
     policy->plans_.push_back(std::move(plan));
   }
   for (const auto& [selector, action] : rules.by_path) {
