@@ -1,7 +1,5 @@
 #include "feed/policy.h"
 
-#include <google/protobuf/arena.h>
-
 #include <map>
 
 #include "hutong/v1/options.pb.h"
@@ -12,25 +10,25 @@ namespace hutong::feed {
 using config::FieldAction;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::Reflection;
 
 struct Policy::FieldPlan {
   const FieldDescriptor* field = nullptr;
   FieldAction action = FieldAction::kPass;  // leaves (and message fields dropped whole)
   int sensitivity = 0;
-  std::vector<FieldPlan> children;  // message fields with something to change inside
+  std::vector<FieldPlan> children;  // message fields with something to change or read inside
+  bool division = false;            // a division field (read by row filters)
 };
 
 struct Policy::TopicPlan {
   std::string topic;
   const FieldDescriptor* payload = nullptr;  // the Envelope's oneof field for the topic
-  std::vector<FieldPlan> fields;             // only what changes
-  std::vector<std::vector<const FieldDescriptor*>> division_paths;
+  std::vector<FieldPlan> envelope;  // the Envelope's payload field, with what changes inside
+  bool changes = false;             // some field is masked, hashed or dropped
+  bool has_division = false;
   bool key_passes = true;  // the ID numbers the key is made of pass, so the key may too
   std::set<std::string, std::less<>> id_fields;             // paths of ID-number fields
   std::map<std::string, FieldAction, std::less<>> actions;  // every leaf, by path
-  bool untouched() const { return fields.empty() && key_passes; }
+  bool untouched() const { return !changes && key_passes; }
 };
 
 namespace {
@@ -65,37 +63,32 @@ bool is_leaf_message(const Descriptor* type) {
 // Builds the plan of `type`'s fields at `prefix`; returns whether anything changes.
 void plan_fields(const Descriptor* type, const std::string& topic, const std::string& prefix,
                  Rules& rules, bool inside_dropped, Policy::TopicPlan& plan,
-                 std::vector<Policy::FieldPlan>& out, std::vector<const FieldDescriptor*>& trail,
-                 int depth) {
+                 std::vector<Policy::FieldPlan>& out, int depth) {
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* field = type->field(i);
     std::string path = prefix.empty() ? field->name() : prefix + "." + field->name();
     std::string selector = topic + ":" + path;
     auto rule = rules.by_path.find(selector);
     if (rule != rules.by_path.end()) rules.used_paths.insert(selector);
-    trail.push_back(field);
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
         !is_leaf_message(field->message_type()) && depth < 8) {
       bool dropped =
           inside_dropped || (rule != rules.by_path.end() && rule->second == FieldAction::kDrop);
-      Policy::FieldPlan node{field, FieldAction::kPass, 0, {}};
-      plan_fields(field->message_type(), topic, path, rules, dropped, plan, node.children, trail,
+      Policy::FieldPlan node{field, FieldAction::kPass, 0, {}, false};
+      plan_fields(field->message_type(), topic, path, rules, dropped, plan, node.children,
                   depth + 1);
       if (dropped && !inside_dropped) {
         node.children.clear();
         node.action = FieldAction::kDrop;
+        plan.changes = true;
         out.push_back(std::move(node));
       } else if (!node.children.empty()) {
         out.push_back(std::move(node));
       }
-      trail.pop_back();
       continue;
     }
-    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated() &&
-        is_division_field(*field)) {
-      plan.division_paths.push_back(trail);
-    }
-    trail.pop_back();
+    bool division = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated() &&
+                    is_division_field(*field);
     int sensitivity = field->options().GetExtension(hutong::v1::sensitivity);
     FieldAction action = FieldAction::kPass;
     if (rule != rules.by_path.end()) {
@@ -109,8 +102,11 @@ void plan_fields(const Descriptor* type, const std::string& topic, const std::st
     if (inside_dropped) action = FieldAction::kDrop;
     plan.actions[path] = action;
     if (sensitivity == hutong::v1::SENSITIVITY_ID_NUMBER) plan.id_fields.insert(path);
-    if (action != FieldAction::kPass && !inside_dropped) {
-      out.push_back(Policy::FieldPlan{field, action, sensitivity, {}});
+    if (inside_dropped) continue;  // goes with its message
+    if (action != FieldAction::kPass) plan.changes = true;
+    if (division) plan.has_division = true;
+    if (action != FieldAction::kPass || division) {
+      out.push_back(Policy::FieldPlan{field, action, sensitivity, {}, division});
     }
   }
 }
@@ -140,9 +136,8 @@ bool key_passes(const Policy::TopicPlan& plan) {
   return true;
 }
 
-std::string transform(const std::string& value, FieldAction action, int sensitivity,
+std::string transform(std::string_view value, FieldAction action, int sensitivity,
                       const domain::KeyedHasher& hasher) {
-  if (value.empty()) return value;
   if (action == FieldAction::kHash) return hasher.hex_digest(value);
   switch (sensitivity) {
     case hutong::v1::SENSITIVITY_ID_NUMBER:
@@ -154,65 +149,6 @@ std::string transform(const std::string& value, FieldAction action, int sensitiv
     default:
       return domain::mask_middle(value, 0, 4);
   }
-}
-
-void apply(Message& message, const std::vector<Policy::FieldPlan>& plans,
-           const domain::KeyedHasher& hasher) {
-  const Reflection* r = message.GetReflection();
-  for (const Policy::FieldPlan& plan : plans) {
-    const FieldDescriptor* f = plan.field;
-    if (!plan.children.empty()) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(message, f); ++i)
-          apply(*r->MutableRepeatedMessage(&message, f, i), plan.children, hasher);
-      } else if (r->HasField(message, f)) {
-        apply(*r->MutableMessage(&message, f), plan.children, hasher);
-      }
-      continue;
-    }
-    if (plan.action == FieldAction::kPass) continue;
-    if (plan.action == FieldAction::kDrop || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
-      r->ClearField(&message, f);
-      continue;
-    }
-    if (f->is_repeated()) {
-      for (int i = 0; i < r->FieldSize(message, f); ++i) {
-        r->SetRepeatedString(
-            &message, f, i,
-            transform(r->GetRepeatedString(message, f, i), plan.action, plan.sensitivity, hasher));
-      }
-    } else {
-      std::string value = r->GetString(message, f);
-      if (!value.empty())
-        r->SetString(&message, f, transform(value, plan.action, plan.sensitivity, hasher));
-    }
-  }
-}
-
-void collect(const Message& message, std::span<const FieldDescriptor* const> path,
-             std::vector<std::string>& values) {
-  const Reflection* r = message.GetReflection();
-  const FieldDescriptor* f = path.front();
-  if (path.size() == 1) {
-    values.push_back(r->GetString(message, f));
-    return;
-  }
-  if (f->is_repeated()) {
-    for (int i = 0; i < r->FieldSize(message, f); ++i)
-      collect(r->GetRepeatedMessage(message, f, i), path.subspan(1), values);
-  } else if (r->HasField(message, f)) {
-    collect(r->GetMessage(message, f), path.subspan(1), values);
-  }
-}
-
-bool matches(const std::vector<std::string>& values, std::span<const std::string> prefixes) {
-  if (prefixes.empty()) return true;
-  for (const std::string& value : values) {
-    for (const std::string& prefix : prefixes) {
-      if (!value.empty() && value.starts_with(prefix)) return true;
-    }
-  }
-  return false;
 }
 
 void append_varint(std::string& out, uint64_t value) {
@@ -227,6 +163,114 @@ void append_bytes_field(std::string& out, int number, std::string_view bytes) {
   append_varint(out, (static_cast<uint64_t>(number) << 3) | 2);
   append_varint(out, bytes.size());
   out.append(bytes);
+}
+
+bool read_varint(const char*& p, const char* end, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(*p++);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+// Rewrites serialized message bytes by a plan, on the wire format itself:
+// fields without a plan are copied byte for byte; masked and hashed text is
+// replaced, dropped fields left out, and messages with something to change
+// inside rewritten recursively. `divisions` (when given) receives the division
+// fields' values. False when the bytes are not a protobuf message.
+bool rewrite(std::string_view in, const std::vector<Policy::FieldPlan>& plans,
+             const domain::KeyedHasher& hasher, std::string& out,
+             std::vector<std::string_view>* divisions, int depth = 0) {
+  const char* p = in.data();
+  const char* end = p + in.size();
+  while (p < end) {
+    const char* field_start = p;
+    uint64_t tag = 0;
+    if (!read_varint(p, end, tag)) return false;
+    uint32_t number = static_cast<uint32_t>(tag >> 3);
+    uint32_t wire = tag & 7;
+    const char* value = p;
+    uint64_t length = 0;
+    switch (wire) {
+      case 0:
+        if (!read_varint(p, end, length)) return false;
+        break;
+      case 1:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      case 2:
+        if (!read_varint(p, end, length) || length > static_cast<uint64_t>(end - p)) return false;
+        value = p;
+        p += length;
+        break;
+      default:  // groups are not used by the schemas
+        return false;
+    }
+    if (number == 0) return false;
+    const Policy::FieldPlan* plan = nullptr;
+    for (const Policy::FieldPlan& candidate : plans) {
+      if (static_cast<uint32_t>(candidate.field->number()) == number) {
+        plan = &candidate;
+        break;
+      }
+    }
+    if (!plan) {
+      out.append(field_start, p);
+      continue;
+    }
+    if (!plan->children.empty()) {
+      if (wire != 2 || depth >= 16) {
+        out.append(field_start, p);
+        continue;
+      }
+      thread_local std::vector<std::string> scratch(17);
+      std::string& inner = scratch[depth];
+      inner.clear();
+      if (!rewrite(std::string_view(value, length), plan->children, hasher, inner, divisions,
+                   depth + 1)) {
+        return false;
+      }
+      append_varint(out, tag);
+      append_varint(out, inner.size());
+      out.append(inner);
+      continue;
+    }
+    if (plan->division && wire == 2 && divisions) divisions->emplace_back(value, length);
+    switch (plan->action) {
+      case FieldAction::kPass:
+        out.append(field_start, p);
+        break;
+      case FieldAction::kDrop:
+        break;
+      case FieldAction::kMask:
+      case FieldAction::kHash:
+        // Only text can be masked or hashed; anything else is left out.
+        if (wire == 2 && plan->field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+          append_bytes_field(
+              out, static_cast<int>(number),
+              transform(std::string_view(value, length), plan->action, plan->sensitivity, hasher));
+        }
+        break;
+    }
+  }
+  return true;
+}
+
+bool matches(const std::vector<std::string_view>& values, std::span<const std::string> prefixes) {
+  if (prefixes.empty()) return true;
+  for (std::string_view value : values) {
+    for (const std::string& prefix : prefixes) {
+      if (!value.empty() && value.starts_with(prefix)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -297,9 +341,10 @@ Result<std::shared_ptr<const Policy>> Policy::compile(
     auto plan = std::make_unique<TopicPlan>();
     plan->topic = topic;
     plan->payload = registry.field_for(topic);
-    std::vector<const FieldDescriptor*> trail;
-    plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, plan->fields, trail,
-                0);
+    std::vector<FieldPlan> fields;
+    plan_fields(plan->payload->message_type(), topic, "", rules, false, *plan, fields, 0);
+    plan->envelope.push_back(
+        FieldPlan{plan->payload, FieldAction::kPass, 0, std::move(fields), false});
     plan->key_passes = key_passes(*plan);
     policy->plans_.push_back(std::move(plan));
   }
@@ -352,57 +397,34 @@ Policy::Outcome Policy::render(const journal::RecordView& record,
                                std::string& out) const {
   const TopicPlan* plan = plan_for(record.topic);
   if (!plan) return Outcome::kFiltered;
-  bool filtered_rows = !plan->division_paths.empty() &&
-                       (!prefixes_.empty() || !subscriber_prefixes.empty()) &&
+  bool filtered_rows = plan->has_division && (!prefixes_.empty() || !subscriber_prefixes.empty()) &&
                        record.op != journal::Op::kDelete;
   out.clear();
+  out.reserve(record.value.size() + record.topic.size() + 96);
   if (plan->untouched() && !filtered_rows) {
     // The stored value is the envelope without topic, key and offset; protobuf
     // merges concatenated fields, so appending them completes it unparsed.
-    out.reserve(record.value.size() + record.topic.size() + record.key.size() + 16);
     out.append(record.value);
-    append_bytes_field(out, 1, record.topic);
-    append_bytes_field(out, 2, record.key);
-    append_varint(out, 7 << 3);
-    append_varint(out, record.offset);
-    return Outcome::kSend;
-  }
-  // Each render parses onto an arena that is reset now and then: a record's
-  // dozen strings and messages cost no malloc/free pairs of their own.
-  thread_local google::protobuf::Arena arena;
-  thread_local int renders = 0;
-  if (++renders == 512) {
-    arena.Reset();
-    renders = 0;
-  }
-  hutong::v1::Envelope& envelope =
-      *google::protobuf::Arena::CreateMessage<hutong::v1::Envelope>(&arena);
-  if (!envelope.ParseFromArray(record.value.data(), static_cast<int>(record.value.size())))
-    return Outcome::kUnreadable;
-  const Reflection* r = envelope.GetReflection();
-  bool has_payload = r->HasField(envelope, plan->payload);
-  if (filtered_rows && has_payload) {
-    std::vector<std::string> values;
-    const Message& payload = r->GetMessage(envelope, plan->payload);
-    for (const auto& path : plan->division_paths)
-      collect(payload, path, values);
-    if (!matches(values, prefixes_) || !matches(values, subscriber_prefixes))
-      return Outcome::kFiltered;
-  }
-  if (has_payload && !plan->fields.empty())
-    apply(*r->MutableMessage(&envelope, plan->payload), plan->fields, *hasher_);
-  envelope.mutable_topic()->assign(record.topic);
-  if (plan->key_passes) {
-    envelope.mutable_key()->assign(record.key);
   } else {
-    envelope.set_key(hasher_->hex_digest(record.key));
+    thread_local std::vector<std::string_view> divisions;
+    divisions.clear();
+    if (!rewrite(record.value, plan->envelope, *hasher_, out,
+                 filtered_rows ? &divisions : nullptr)) {
+      return Outcome::kUnreadable;
+    }
+    if (filtered_rows &&
+        (!matches(divisions, prefixes_) || !matches(divisions, subscriber_prefixes))) {
+      return Outcome::kFiltered;
+    }
   }
-  envelope.set_offset(record.offset);
-  if (envelope.op() == hutong::v1::OP_UNSPECIFIED) {
-    envelope.set_op(record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE
-                                                      : hutong::v1::OP_UPSERT);
-  }
-  envelope.SerializeToString(&out);
+  append_bytes_field(out, 1, record.topic);
+  append_bytes_field(out, 2,
+                     plan->key_passes ? std::string(record.key) : hasher_->hex_digest(record.key));
+  append_varint(out, 3 << 3);  // op, from the journal (the last value of a field wins)
+  append_varint(out,
+                record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);
+  append_varint(out, 7 << 3);
+  append_varint(out, record.offset);
   return Outcome::kSend;
 }
 
