@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -82,24 +84,52 @@ v1::Envelope sample(uint64_t n) {
   return e;
 }
 
+// Appends `count` records in appends of 512, as a busy connector would: up to
+// four appends in flight, so that group commits overlap. Unstamped records come
+// from a pool prepared once (the writer must not be what is measured).
 void append_records(journal::Journal& journal, uint64_t first, uint64_t count, bool stamp) {
+  static std::vector<journal::RecordStorage> pool = [] {
+    std::vector<journal::RecordStorage> prepared(4096);
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      v1::Envelope e = sample(i);
+      journal::to_record_consuming(e, prepared[i]);
+    }
+    return prepared;
+  }();
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
   std::vector<journal::RecordStorage> storage(512);
   std::vector<journal::RecordIn> records;
   for (uint64_t done = 0; done < count;) {
     records.clear();
     uint64_t n = std::min<uint64_t>(512, count - done);
     for (uint64_t i = 0; i < n; ++i) {
-      v1::Envelope e = sample(first + done + i);
-      if (stamp) {  // when the source handed it over, for the latency measurement
-        int64_t us = now_us();
-        e.mutable_event_time()->set_seconds(us / 1'000'000);
-        e.mutable_event_time()->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
+      if (!stamp) {
+        const journal::RecordStorage& p = pool[(first + done + i) % pool.size()];
+        records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
+        continue;
       }
+      v1::Envelope e = sample(first + done + i);
+      int64_t us = now_us();  // when the source handed it over, for the latency measurement
+      e.mutable_event_time()->set_seconds(us / 1'000'000);
+      e.mutable_event_time()->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
       records.push_back(journal::to_record_consuming(e, storage[i]));
     }
-    (void)journal.append(records);
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight < 4; });
+      ++in_flight;
+    }
+    journal.append_async(records, [&](auto) {
+      std::lock_guard lock(mu);
+      --in_flight;
+      cv.notify_all();
+    });
     done += n;
   }
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return in_flight == 0; });
 }
 
 // Raw ZeroMQ with CURVE: one DEALER sends `count` 300-byte messages to a ROUTER.
@@ -355,7 +385,7 @@ int main(int argc, char** argv) {
       double slowest = *std::min_element(rates.begin(), rates.end());
       std::printf(
           "hutong    feed live,      policy %-4s, %d subscriber(s)  %8.0f k rec/s each (slowest)   "
-          "ratio %.2f (goal >= 0.6; bounded by the append rate)\n",
+          "ratio %.2f (goal >= 0.6)\n",
           policy, subscribers, slowest / 1e3, slowest / baseline);
     }
     b.server->stop();
