@@ -23,14 +23,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "feed/client.h"
 #include "feed/keys.h"
 #include "feed/server.h"
@@ -38,21 +39,11 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace hutong;
+using bench::Clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
+using bench::rss_kib;
+using bench::seconds_since;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

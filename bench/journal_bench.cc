@@ -27,26 +27,17 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "journal/envelope_record.h"
 #include "journal/journal.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace hutong;
+using bench::Clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
+using bench::rss_kib;
+using bench::seconds_since;
 
 // A realistic 300-byte envelope: a roster record.
 v1::Envelope sample_envelope() {

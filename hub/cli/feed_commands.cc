@@ -247,6 +247,19 @@ int keys(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   return 0;
 }
 
+// The hub's journal, read-only (works while the hub runs); null after saying why.
+std::unique_ptr<journal::Journal> open_journal(const std::string& data_dir, std::ostream& err) {
+  journal::JournalOptions options;
+  options.directory = data_dir + "/journal";
+  options.read_only = true;
+  auto journal = journal::Journal::open(options);
+  if (!journal) {
+    err << journal.status().to_string() << "\n";
+    return nullptr;
+  }
+  return std::move(*journal);
+}
+
 std::string to_json_line(const hutong::v1::Envelope& envelope) {
   std::string line;
   google::protobuf::util::JsonPrintOptions print;
@@ -326,25 +339,19 @@ int tail(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   }
   std::string data_dir = data_dir_of(options, err, kTailUsage);
   if (data_dir.empty()) return 2;
-  journal::JournalOptions journal_options;
-  journal_options.directory = data_dir + "/journal";
-  journal_options.read_only = true;
-  auto journal = journal::Journal::open(journal_options);
-  if (!journal) {
-    err << journal.status().to_string() << "\n";
-    return 1;
-  }
+  auto journal = open_journal(data_dir, err);
+  if (!journal) return 1;
   std::set<std::string, std::less<>> wanted(topics.begin(), topics.end());
   std::unique_ptr<journal::JournalReader> reader;
   if (from == "snapshot") {
-    auto r = (*journal)->snapshot_then_live(wanted);
+    auto r = journal->snapshot_then_live(wanted);
     if (!r) {
       err << r.status().to_string() << "\n";
       return 1;
     }
     reader = std::move(*r);
   } else {
-    reader = (*journal)->read_from(offset.value_or((*journal)->durable_end()), wanted);
+    reader = journal->read_from(offset.value_or(journal->durable_end()), wanted);
   }
   while (!interrupted && (count == 0 || printed < count) && !idle()) {
     auto record = reader->next(std::chrono::milliseconds(100));
@@ -372,16 +379,10 @@ int audit(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   if (!parse(args, 1, {"--department"}, options, err, kAuditUsage)) return 2;
   std::string data_dir = data_dir_of(options, err, kAuditUsage);
   if (data_dir.empty()) return 2;
-  journal::JournalOptions journal_options;
-  journal_options.directory = data_dir + "/journal";
-  journal_options.read_only = true;
-  auto journal = journal::Journal::open(journal_options);
-  if (!journal) {
-    err << journal.status().to_string() << "\n";
-    return 1;
-  }
+  auto journal = open_journal(data_dir, err);
+  if (!journal) return 1;
   if (args[0] == "list") {
-    auto reader = (*journal)->read_from(0, {"hub.audit"});
+    auto reader = journal->read_from(0, {"hub.audit"});
     std::string department = options.value("--department");
     for (;;) {
       auto record = reader->next();
@@ -392,7 +393,7 @@ int audit(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     }
     return 0;
   }
-  feed::AuditVerifyReport report = feed::verify_audit(**journal);
+  feed::AuditVerifyReport report = feed::verify_audit(*journal);
   if (options.json) {
     out << nlohmann::json{{"ok", report.problems.empty()},
                           {"entries", report.entries},

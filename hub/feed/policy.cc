@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "feed/wire.h"
 #include "hutong/v1/options.pb.h"
 #include "pipeline/ingest.h"
 
@@ -149,20 +150,6 @@ std::string transform(std::string_view value, FieldAction action, int sensitivit
     default:
       return domain::mask_middle(value, 0, 4);
   }
-}
-
-void append_varint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-void append_bytes_field(std::string& out, int number, std::string_view bytes) {
-  append_varint(out, (static_cast<uint64_t>(number) << 3) | 2);
-  append_varint(out, bytes.size());
-  out.append(bytes);
 }
 
 bool read_varint(const char*& p, const char* end, uint64_t& value) {

@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "feed/keys.h"
+#include "feed/wire.h"
 #include "hutong/feed/v1/feed.pb.h"
 #include "journal/internal_topics.h"
 
@@ -21,20 +22,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr uint32_t kMaxInflight = 2;  // batches per subscription waiting for their audit entry
-
-void append_varint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-void append_length_delimited(std::string& out, int number, std::string_view bytes) {
-  append_varint(out, (static_cast<uint64_t>(number) << 3) | 2);
-  append_varint(out, bytes.size());
-  out.append(bytes);
-}
 
 bool valid_subscription_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -580,6 +567,12 @@ void FeedServer::write_cursor(Session& session) {
   completion.routing_id = session.routing_id;
   completion.cursor_key = session.cursor_key;
   completion.offset = offset;
+  append_then_complete(record, std::move(completion));
+}
+
+// Appends one record; once it is durable (or failed), `completion` reaches the
+// server thread.
+void FeedServer::append_then_complete(const journal::RecordIn& record, Completion completion) {
   journal_.append_async(std::span(&record, 1),
                         [this, completion = std::move(completion)](auto result) mutable {
                           completion.status = result.status();
@@ -638,7 +631,7 @@ void FeedServer::pump(Session& session) {
                      record.topic);
       }
       if (outcome != Policy::Outcome::kSend) continue;
-      append_length_delimited(body, 1, *bytes_out);
+      append_bytes_field(body, 1, *bytes_out);
       if (count == 0) first = record.offset;
       last = record.offset;
       ++count;
@@ -659,7 +652,7 @@ void FeedServer::pump(Session& session) {
       append_varint(body, 1);
     }
     auto reply = std::make_shared<std::string>();
-    append_length_delimited(*reply, 2, body);
+    append_bytes_field(*reply, 2, body);
     session.credit_records -= count;
     session.credit_bytes -= std::min(bytes, session.credit_bytes);
     ++session.inflight;
@@ -685,13 +678,7 @@ void FeedServer::pump(Session& session) {
       std::string key = audit_key(entry.sequence);
       std::string value = audit_to_json(entry);
       journal::RecordIn record{journal::Op::kUpsert, journal::kTopicAudit, key, value};
-      journal_.append_async(std::span(&record, 1),
-                            [this, completion = std::move(completion)](auto result) mutable {
-                              completion.status = result.status();
-                              std::lock_guard lock(completions_mu_);
-                              completions_.push_back(std::move(completion));
-                              notify();
-                            });
+      append_then_complete(record, std::move(completion));
     }
     if (drained) return;
   }

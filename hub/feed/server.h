@@ -86,6 +86,7 @@ class FeedServer {
   void drop(const std::string& routing_id);
   void complete(Completion& completion);
   void write_cursor(Session& session);
+  void append_then_complete(const journal::RecordIn& record, Completion completion);
   void notify();
 
   journal::Journal& journal_;
