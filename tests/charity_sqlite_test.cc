@@ -213,3 +213,41 @@ connectors:
 }
 
 }  // namespace
+
+namespace {
+
+// On a share where the ledger cannot be opened in place, a private copy of the
+// ledger and its -wal file is read: committed rows that live only in the WAL
+// are there too.
+TEST(CharitySqlite, APrivateCopyIncludesTheWal) {
+  hutong::journal::testing::TempDir dir;
+  std::string ledger = dir.path() + "/fund.sqlite";
+  create_ledger(ledger);
+  // Keep a connection open so the WAL is not checkpointed into the main file.
+  sqlite3* holder = nullptr;
+  sqlite3_open(ledger.c_str(), &holder);
+  exec(holder, "PRAGMA wal_autocheckpoint=0");
+  exec(holder,
+       "UPDATE donation SET amount_fen = 7777, updated_at = '2025-11-20 08:00:00' "
+       "WHERE id = 2");
+  HubProcess hub(dir.path(), "hub:\n  data_dir: " + dir.path() + R"(/data
+connectors:
+  - name: fund
+    plugin: charity_sqlite
+    poll_interval_ms: 20
+    settings:
+      database: )" + ledger + "\n      private_copy: \"true\"\n");
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  std::map<std::string, hutong::v1::Envelope> donations;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    donations = journal_state(hub.data_dir(), "fund.donation");
+    if (donations.size() == 2 && donations["2"].donation().amount_fen() == 7777) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(donations["2"].donation().amount_fen(), 7777) << hub.log();
+  EXPECT_EQ(journal_state(hub.data_dir(), "fund.grant").size(), 2u);
+  sqlite3_close(holder);
+}
+
+}  // namespace

@@ -146,7 +146,11 @@ class CharitySqlite : public hutong::sdk::Source {
                        {},
                        {}});
   }
-  ~CharitySqlite() override { close(); }
+  ~CharitySqlite() override {
+    close();
+    std::error_code ec;
+    if (!copy_dir_.empty()) fs::remove_all(copy_dir_, ec);
+  }
 
   // The position: "donation=<updated_at>|<id>;grant_award=<updated_at>|<id>".
   void start(std::string_view position) override {
@@ -221,8 +225,11 @@ class CharitySqlite : public hutong::sdk::Source {
   // the copy's path (the WAL is copied first: a checkpoint in between moves its
   // pages into the main file, which is copied after, so nothing is lost).
   std::string private_copy() {
-    fs::path dir = fs::temp_directory_path() / ("hutong-charity-" + std::to_string(::getpid()));
+    fs::path dir =
+        fs::temp_directory_path() / ("hutong-charity-" + std::to_string(::getpid()) + "-" +
+                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
     fs::create_directories(dir);
+    copy_dir_ = dir.string();
     fs::path copy = dir / "ledger.sqlite";
     std::error_code ec;
     fs::remove(copy.string() + "-wal", ec);
@@ -405,6 +412,7 @@ class CharitySqlite : public hutong::sdk::Source {
   bool copy_ = false;
   sqlite3* db_ = nullptr;
   std::string error_;
+  std::string copy_dir_;  // the private copy's directory, removed at the end
   std::vector<Table> tables_;
 };
 
