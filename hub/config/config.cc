@@ -9,6 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "domain/division.h"
+
+#include "domain/division.h"
+
 namespace hutong::config {
 namespace {
 
@@ -156,6 +160,14 @@ void read_hub(Checker& c, const YAML::Node& hub, HubConfig& config) {
   }
 }
 
+// Connector and department names: letters, digits, '_' and '-'.
+bool valid_name(const std::string& name, size_t max_length) {
+  bool ok = !name.empty() && name.size() <= max_length;
+  for (char ch : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+  return ok;
+}
+
 void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorConfig& connector) {
   std::string path = "connectors[" + std::to_string(index) + "]";
   connector.line = line_of(node);
@@ -167,10 +179,7 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
   }
   if (node["name"]) {
     connector.name = c.string(node["name"], path + ".name");
-    bool ok = !connector.name.empty();
-    for (char ch : connector.name)
-      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
-    if (!ok) {
+    if (!valid_name(connector.name, std::string::npos)) {
       c.problem(node["name"], path + ".name",
                 "expected letters, digits, '_' or '-', found \"" + connector.name + "\"");
     }
@@ -273,13 +282,6 @@ void read_feed(Checker& c, const YAML::Node& node, FeedConfig& feed) {
   }
 }
 
-bool valid_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64;
-  for (char ch : name)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
-  return ok;
-}
-
 void read_department(Checker& c, const YAML::Node& node, size_t index,
                      DepartmentConfig& department) {
   std::string path = "departments[" + std::to_string(index) + "]";
@@ -287,7 +289,7 @@ void read_department(Checker& c, const YAML::Node& node, size_t index,
   if (!c.only_keys(node, path, {"name", "topics", "division_prefixes", "fields"})) return;
   if (node["name"]) {
     department.name = c.string(node["name"], path + ".name");
-    if (!valid_name(department.name)) {
+    if (!valid_name(department.name, 64)) {
       c.problem(
           node["name"], path + ".name",
           "expected letters, digits, '_' or '-' (at most 64), found \"" + department.name + "\"");
@@ -305,10 +307,7 @@ void read_department(Checker& c, const YAML::Node& node, size_t index,
                      department.division_prefixes);
     for (size_t i = 0; i < department.division_prefixes.size(); ++i) {
       const std::string& prefix = department.division_prefixes[i];
-      bool digits =
-          !prefix.empty() && prefix.size() <= 12 &&
-          std::all_of(prefix.begin(), prefix.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-      if (!digits) {
+      if (!domain::is_division_prefix(prefix)) {
         c.problem(node["division_prefixes"][i],
                   path + ".division_prefixes[" + std::to_string(i) + "]",
                   "expected 1 to 12 digits of a division code, found \"" + prefix + "\"");

@@ -36,6 +36,15 @@ class DivisionCode {
 
   friend Result<DivisionCode> parse_division_code(std::string_view text);
 
+  // A prefix of division codes, as row filters take it: 1 to 12 ASCII digits.
+  inline bool is_division_prefix(std::string_view text) {
+    if (text.empty() || text.size() > 12) return false;
+    for (char ch : text) {
+      if (ch < '0' || ch > '9') return false;
+    }
+    return true;
+  }
+
  private:
   std::string code_;
   DivisionLevel level_ = DivisionLevel::kCounty;
@@ -44,5 +53,14 @@ class DivisionCode {
 // Trims blanks, folds full-width digits, then requires 6, 9 or 12 digits whose
 // first two are a province code.
 Result<DivisionCode> parse_division_code(std::string_view text);
+
+// A prefix of division codes, as row filters take it: 1 to 12 ASCII digits.
+inline bool is_division_prefix(std::string_view text) {
+  if (text.empty() || text.size() > 12) return false;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return false;
+  }
+  return true;
+}
 
 }  // namespace hutong::domain

@@ -8,7 +8,6 @@
 #include <google/protobuf/arena.h>
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <deque>
 
+#include "domain/division.h"
 #include "feed/keys.h"
 #include "feed/wire.h"
 #include "hutong/feed/v1/feed.pb.h"
@@ -178,8 +179,7 @@ Status FeedServer::start() {
   }
   zap_thread_ = std::thread([this, zap] {
     pthread_setname_np(pthread_self(), "feed-zap");
-    zap_loop_socket_ = zap;
-    zap_loop();
+    zap_loop(zap);
   });
   watcher_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "feed-watch");
@@ -246,8 +246,7 @@ void FeedServer::watch_journal() {
 // ZAP (RFC 27): CURVE clients whose public key is authorized for a configured
 // department get in, with the department as their user id; everyone else is
 // refused before a single message of theirs reaches the feed.
-void FeedServer::zap_loop() {
-  void* zap = zap_loop_socket_;
+void FeedServer::zap_loop(void* zap) {
   int timeout = 200;
   zmq_setsockopt(zap, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
   int zero = 0;
@@ -465,10 +464,7 @@ void FeedServer::handle(const std::string& routing_id, const std::string& depart
       }
       if (topics.empty()) topics = session->policy->topics();
       for (const std::string& prefix : subscribe.filter().division_prefixes()) {
-        bool digits = !prefix.empty() && prefix.size() <= 12 &&
-                      std::all_of(prefix.begin(), prefix.end(),
-                                  [](char ch) { return ch >= '0' && ch <= '9'; });
-        if (!digits) {
+        if (!domain::is_division_prefix(prefix)) {
           send_error(routing_id, "subscribe.filter",
                      "a division prefix is 1 to 12 digits; found \"" + prefix + "\"", true);
           return;

@@ -73,7 +73,7 @@ class FeedServer {
 
  private:
   void serve();
-  void zap_loop();
+  void zap_loop(void* zap);  // owns the ZAP socket
   void watch_journal();
   void handle(const std::string& routing_id, const std::string& department, const void* data,
               size_t size);
@@ -118,7 +118,6 @@ class FeedServer {
 
   void* context_ = nullptr;
   void* router_ = nullptr;
-  void* zap_loop_socket_ = nullptr;
   std::atomic<bool> stopping_{false};
   std::thread server_thread_;
   std::thread zap_thread_;
