@@ -72,8 +72,12 @@ constexpr const char* kConnectorUsage =
     "       hutong connector reload (--config FILE | --data-dir DIR)\n"
     "  status  each connector's state, last error, rows read / accepted / quarantined /\n"
     "          duplicate, restarts, last committed position, time since its last record\n"
+    "       hutong connector confirm NAME WHAT (--config FILE | --data-dir DIR)\n"
     "  reload  re-read the configuration (like SIGHUP): removed connectors stop, new ones\n"
-    "          start, changed ones restart, the others are untouched\n";
+    "          start, changed ones restart, the others are untouched\n"
+    "  confirm confirm what a connector holds for an operator's decision (e.g. a poverty\n"
+    "          snapshot that would remove many members: WHAT is its file name); recorded\n"
+    "          durably, the connector restarts and goes on\n";
 
 constexpr const char* kQuarantineUsage =
     "usage: hutong quarantine list (--config FILE | --data-dir DIR) [--json]\n"
@@ -94,13 +98,31 @@ std::string original_text(const std::string& bytes) {
 
 int connector(const std::vector<std::string>& args, std::istream&, std::ostream& out,
               std::ostream& err) {
-  if (args.empty() || (args[0] != "status" && args[0] != "reload")) {
+  if (args.empty() || (args[0] != "status" && args[0] != "reload" && args[0] != "confirm")) {
     err << kConnectorUsage;
     return 2;
   }
   Target target;
   if (!parse_target(args, 1, target, err, kConnectorUsage)) return 2;
   nlohmann::json reply;
+  if (args[0] == "confirm") {
+    if (target.positional.size() != 2) {
+      err << kConnectorUsage;
+      return 2;
+    }
+    int rc = call(target,
+                  {{"command", "confirm"},
+                   {"connector", target.positional[0]},
+                   {"what", target.positional[1]}},
+                  reply, err);
+    if (rc != 0) return rc;
+    if (!reply["ok"].get<bool>()) {
+      err << reply["error"].get<std::string>() << "\n";
+      return 1;
+    }
+    out << "confirmed " << target.positional[1] << " for " << target.positional[0] << "\n";
+    return 0;
+  }
   if (args[0] == "reload") {
     int rc = call(target, {{"command", "reload"}}, reply, err);
     if (rc != 0) return rc;

@@ -93,6 +93,10 @@ std::string ControlServer::handle(const std::string& text) {
       for (const auto& p : problems)
         list.push_back(p.to_string());
       reply = {{"ok", problems.empty()}, {"problems", list}};
+    } else if (command == "confirm") {
+      Status confirmed = hub_.confirm(request.value("connector", ""), request.value("what", ""));
+      reply = confirmed ? nlohmann::json{{"ok", true}}
+                        : nlohmann::json{{"ok", false}, {"error", confirmed.to_string()}};
     } else if (command == "replay") {
       Result<pipeline::BatchOutcome> outcome = hub_.replay_quarantined(request.value("key", ""));
       if (outcome) {
@@ -103,7 +107,8 @@ std::string ControlServer::handle(const std::string& text) {
       }
     } else {
       reply = {{"ok", false},
-               {"error", "unknown command \"" + command + "\"; expected status, reload or replay"}};
+               {"error",
+                "unknown command \"" + command + "\"; expected status, reload, confirm or replay"}};
     }
   } catch (const std::exception& e) {
     reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};

@@ -105,9 +105,25 @@ Result<std::unique_ptr<Hub>> Hub::open(config::HubConfig config) {
     if (!*r) break;
     hub->positions_[std::string((*r)->key)] = std::string((*r)->value);
   }
+  auto confirmations = hub->journal_->read_from(0, {std::string(journal::kTopicConfirmation)});
+  for (;;) {
+    Result<std::optional<journal::RecordView>> r = confirmations->next();
+    if (!r) return r.status();
+    if (!*r) break;
+    hub->confirmations_[std::string((*r)->key)] = std::string((*r)->value);
+  }
   spdlog::info("hub: journal at offset {}, {} keys, {} connector positions",
                hub->journal_->next_offset(), hub->dedup_.size(), hub->positions_.size());
   return hub;
+}
+
+void Hub::read_positions() {
+  auto reader = journal_->read_from(0, {std::string(journal::kTopicConnectorPosition)});
+  for (;;) {
+    auto r = reader->next();
+    if (!r || !*r) break;
+    positions_[std::string((*r)->key)] = std::string((*r)->value);
+  }
 }
 
 std::string Hub::committed_position(const std::string& connector) const {
@@ -115,8 +131,21 @@ std::string Hub::committed_position(const std::string& connector) const {
   return it == positions_.end() ? std::string() : it->second;
 }
 
+// The connector's configuration as it runs: a `confirmed` setting (declared by
+// plugins that hold something until an operator confirms it) carries the last
+// `hutong connector confirm` for the connector.
+config::ConnectorConfig Hub::as_run(config::ConnectorConfig connector) const {
+  auto confirmed = confirmations_.find(connector.name);
+  if (confirmed == confirmations_.end()) return connector;
+  for (auto& [key, value] : connector.settings) {
+    if (key == "confirmed") value = confirmed->second;
+  }
+  return connector;
+}
+
 std::unique_ptr<plugin_host::Connector> Hub::make_connector(
-    const config::ConnectorConfig& connector) {
+    const config::ConnectorConfig& as_configured) {
+  config::ConnectorConfig connector = as_run(as_configured);
   std::string path = plugin_path_of(config_, connector);
   auto library = plugin_host::PluginLibrary::load(path);
   Status load_error = library ? Status::ok() : library.status();
@@ -218,7 +247,7 @@ std::vector<config::Problem> Hub::reload() {
   }
   for (auto it = connectors_.begin(); it != connectors_.end();) {
     auto w = wanted.find(it->first);
-    bool changed = w == wanted.end() || !(*w->second == it->second->config()) ||
+    bool changed = w == wanted.end() || !(as_run(*w->second) == it->second->config()) ||
                    mtime_of(plugin_path_of(loaded.config, *w->second)) != plugin_mtimes_[it->first];
     if (changed) {
       spdlog::info("reload: stopping connector {}", it->first);
@@ -242,13 +271,7 @@ std::vector<config::Problem> Hub::reload() {
       spdlog::error("reload: policies unchanged: {}", policies.status().to_string());
     }
   }
-  // Positions of stopped connectors are read back from the journal.
-  auto reader = journal_->read_from(0, {std::string(journal::kTopicConnectorPosition)});
-  for (;;) {
-    auto r = reader->next();
-    if (!r || !*r) break;
-    positions_[std::string((*r)->key)] = std::string((*r)->value);
-  }
+  read_positions();  // stopped connectors' positions, as they last committed them
   for (const auto& [name, connector] : wanted) {
     if (connectors_.contains(name)) continue;
     spdlog::info("reload: starting connector {}", name);
@@ -265,6 +288,34 @@ std::vector<plugin_host::ConnectorStatus> Hub::status() const {
   for (const auto& [name, connector] : connectors_)
     out.push_back(connector->status());
   return out;
+}
+
+Status Hub::confirm(const std::string& connector, const std::string& what) {
+  std::lock_guard lock(mu_);
+  auto it = connectors_.find(connector);
+  if (it == connectors_.end()) {
+    return Status(plugin_host::kPluginFailed, "no connector \"" + connector + "\" is running");
+  }
+  bool declared = false;
+  for (const auto& [key, value] : it->second->config().settings)
+    declared = declared || key == "confirmed";
+  if (!declared) {
+    return Status(plugin_host::kPluginFailed,
+                  "connector " + connector + "'s plugin holds nothing for confirmation");
+  }
+  journal::RecordIn record{journal::Op::kUpsert, journal::kTopicConfirmation, connector, what};
+  auto appended = journal_->append(std::span(&record, 1));
+  if (!appended) return appended.status();
+  confirmations_[connector] = what;
+  spdlog::info("connector {}: operator confirmed \"{}\"; restarting it", connector, what);
+  config::ConnectorConfig configured = it->second->config();
+  it->second->stop();
+  connectors_.erase(it);
+  read_positions();
+  auto c = make_connector(configured);
+  c->start();
+  connectors_[connector] = std::move(c);
+  return Status::ok();
 }
 
 std::vector<feed::SubscriptionStatus> Hub::subscriptions() const {

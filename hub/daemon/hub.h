@@ -34,6 +34,9 @@ class Hub {
   std::vector<config::Problem> reload();
 
   std::vector<plugin_host::ConnectorStatus> status() const;
+  // Records durably that the operator confirmed `what` for a connector (e.g. a
+  // held snapshot) and restarts it with that as its `confirmed` setting.
+  Status confirm(const std::string& connector, const std::string& what);
   std::vector<feed::SubscriptionStatus> subscriptions() const;
   // The feed server's public key (empty without a feed).
   std::string feed_public_key() const;
@@ -49,6 +52,8 @@ class Hub {
   Hub(config::HubConfig config, std::unique_ptr<journal::Journal> journal);
   std::unique_ptr<plugin_host::Connector> make_connector(const config::ConnectorConfig& connector);
   std::string committed_position(const std::string& connector) const;
+  config::ConnectorConfig as_run(config::ConnectorConfig connector) const;
+  void read_positions();  // every connector's last committed position, from the journal
   // The departments' policies, compiled with the hub's hash key.
   Result<feed::Policies> make_policies(const config::HubConfig& config);
 
@@ -60,6 +65,7 @@ class Hub {
   std::map<std::string, std::unique_ptr<plugin_host::Connector>> connectors_;
   std::map<std::string, std::string> positions_;  // at open; connectors keep their own after
   std::map<std::string, int64_t> plugin_mtimes_;
+  std::map<std::string, std::string> confirmations_;  // connector -> what the operator confirmed
   bool started_ = false;
   std::shared_ptr<const domain::KeyedHasher> hasher_;
   std::unique_ptr<feed::FeedServer> feed_;

@@ -16,4 +16,8 @@ inline constexpr std::string_view kTopicQuarantine = "hub.quarantine";
 // key: department|sequence; value: an audit entry. Kept by age/size retention.
 inline constexpr std::string_view kTopicAudit = "hub.audit";
 
+// key: connector name; value: what the operator confirmed for it (`hutong
+// connector confirm`), handed to the plugin as its `confirmed` setting. Compacted.
+inline constexpr std::string_view kTopicConfirmation = "hub.confirmation";
+
 }  // namespace hutong::journal
