@@ -21,7 +21,6 @@
 #include <optional>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -133,11 +132,14 @@ class PovertySnapshot : public hutong::sdk::Source {
         confirmed_(settings.string("confirmed")) {}
 
   void start(std::string_view position) override {
-    std::vector<std::string> parts;
-    std::stringstream in{std::string(position)};
-    for (std::string part; std::getline(in, part, '|');)
-      parts.push_back(part);
     if (position.empty()) return;
+    std::vector<std::string> parts(1);  // empty parts count: "applied||0|seen"
+    for (char ch : position) {
+      if (ch == '|')
+        parts.emplace_back();
+      else
+        parts.back() += ch;
+    }
     if (parts.size() != 4)
       throw Failure("position.invalid", "bad position " + std::string(position));
     applied_ = parts[0];
