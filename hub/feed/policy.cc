@@ -152,16 +152,6 @@ std::string transform(std::string_view value, FieldAction action, int sensitivit
   }
 }
 
-bool read_varint(const char*& p, const char* end, uint64_t& value) {
-  value = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(*p++);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return true;
-  }
-  return false;
-}
-
 // Rewrites serialized message bytes by a plan, on the wire format itself:
 // fields without a plan are copied byte for byte; masked and hashed text is
 // replaced, dropped fields left out, and messages with something to change
@@ -170,36 +160,35 @@ bool read_varint(const char*& p, const char* end, uint64_t& value) {
 bool rewrite(std::string_view in, const std::vector<Policy::FieldPlan>& plans,
              const domain::KeyedHasher& hasher, std::string& out,
              std::vector<std::string_view>* divisions, int depth = 0) {
-  const char* p = in.data();
-  const char* end = p + in.size();
-  while (p < end) {
-    const char* field_start = p;
+  std::string_view rest = in;
+  while (!rest.empty()) {
+    const char* field_start = rest.data();
     uint64_t tag = 0;
-    if (!read_varint(p, end, tag)) return false;
+    if (!get_varint(rest, tag)) return false;
     uint32_t number = static_cast<uint32_t>(tag >> 3);
     uint32_t wire = tag & 7;
-    const char* value = p;
-    uint64_t length = 0;
+    std::string_view value;
+    uint64_t scalar = 0;
     switch (wire) {
       case 0:
-        if (!read_varint(p, end, length)) return false;
+        if (!get_varint(rest, scalar)) return false;
         break;
       case 1:
-        if (end - p < 8) return false;
-        p += 8;
+      case 5: {
+        size_t size = wire == 1 ? 8 : 4;
+        if (rest.size() < size) return false;
+        rest.remove_prefix(size);
         break;
-      case 5:
-        if (end - p < 4) return false;
-        p += 4;
-        break;
+      }
       case 2:
-        if (!read_varint(p, end, length) || length > static_cast<uint64_t>(end - p)) return false;
-        value = p;
-        p += length;
+        if (!get_varint(rest, scalar) || scalar > rest.size()) return false;
+        value = rest.substr(0, scalar);
+        rest.remove_prefix(scalar);
         break;
       default:  // groups are not used by the schemas
         return false;
     }
+    const char* field_end = rest.data();
     if (number == 0) return false;
     const Policy::FieldPlan* plan = nullptr;
     for (const Policy::FieldPlan& candidate : plans) {
@@ -209,30 +198,29 @@ bool rewrite(std::string_view in, const std::vector<Policy::FieldPlan>& plans,
       }
     }
     if (!plan) {
-      out.append(field_start, p);
+      out.append(field_start, field_end);
       continue;
     }
     if (!plan->children.empty()) {
       if (wire != 2 || depth >= 16) {
-        out.append(field_start, p);
+        out.append(field_start, field_end);
         continue;
       }
       thread_local std::vector<std::string> scratch(17);
       std::string& inner = scratch[depth];
       inner.clear();
-      if (!rewrite(std::string_view(value, length), plan->children, hasher, inner, divisions,
-                   depth + 1)) {
+      if (!rewrite(value, plan->children, hasher, inner, divisions, depth + 1)) {
         return false;
       }
-      append_varint(out, tag);
-      append_varint(out, inner.size());
+      put_varint(out, tag);
+      put_varint(out, inner.size());
       out.append(inner);
       continue;
     }
-    if (plan->division && wire == 2 && divisions) divisions->emplace_back(value, length);
+    if (plan->division && wire == 2 && divisions) divisions->push_back(value);
     switch (plan->action) {
       case FieldAction::kPass:
-        out.append(field_start, p);
+        out.append(field_start, field_end);
         break;
       case FieldAction::kDrop:
         break;
@@ -240,9 +228,8 @@ bool rewrite(std::string_view in, const std::vector<Policy::FieldPlan>& plans,
       case FieldAction::kHash:
         // Only text can be masked or hashed; anything else is left out.
         if (wire == 2 && plan->field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-          append_bytes_field(
-              out, static_cast<int>(number),
-              transform(std::string_view(value, length), plan->action, plan->sensitivity, hasher));
+          append_bytes_field(out, static_cast<int>(number),
+                             transform(value, plan->action, plan->sensitivity, hasher));
         }
         break;
     }
@@ -407,11 +394,11 @@ Policy::Outcome Policy::render(const journal::RecordView& record,
   append_bytes_field(out, 1, record.topic);
   append_bytes_field(out, 2,
                      plan->key_passes ? std::string(record.key) : hasher_->hex_digest(record.key));
-  append_varint(out, 3 << 3);  // op, from the journal (the last value of a field wins)
-  append_varint(out,
-                record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);
-  append_varint(out, 7 << 3);
-  append_varint(out, record.offset);
+  put_varint(out, 3 << 3);  // op, from the journal (the last value of a field wins)
+  put_varint(out,
+             record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);
+  put_varint(out, 7 << 3);
+  put_varint(out, record.offset);
   return Outcome::kSend;
 }
 

@@ -641,11 +641,11 @@ void FeedServer::pump(Session& session) {
       session.in_snapshot = false;
     }
     if (count == 0 && !snapshot_done) return;
-    append_varint(body, (2 << 3) | 0);
-    append_varint(body, session.scanned_to);
+    put_varint(body, (2 << 3) | 0);
+    put_varint(body, session.scanned_to);
     if (snapshot_done) {
-      append_varint(body, (3 << 3) | 0);
-      append_varint(body, 1);
+      put_varint(body, (3 << 3) | 0);
+      put_varint(body, 1);
     }
     auto reply = std::make_shared<std::string>();
     append_bytes_field(*reply, 2, body);
