@@ -19,6 +19,21 @@ RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& stor
                   storage.key, storage.value};
 }
 
+RecordIn to_record_spliced(hutong::v1::Envelope& envelope, std::string_view payload,
+                           RecordStorage& storage) {
+  static const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
+  const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  if (field) envelope.GetReflection()->ClearOneof(&envelope, oneof);
+  RecordIn record = to_record_consuming(envelope, storage);
+  if (field) {
+    put_varint(storage.value, (static_cast<uint64_t>(field->number()) << 3) | 2);
+    put_varint(storage.value, payload.size());
+    storage.value.append(payload);
+    record.value = storage.value;
+  }
+  return record;
+}
+
 const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope) {
   static const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
   const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);

@@ -25,6 +25,13 @@ RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage)
 // (the envelope is left without them).
 RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage);
 
+// The same for an envelope whose payload the caller has already serialized
+// into `payload`: those bytes are spliced in, not serialized again (the result
+// is byte for byte what to_record_consuming gives: the payload fields come
+// last). The envelope is left without topic, key and payload.
+RecordIn to_record_spliced(hutong::v1::Envelope& envelope, std::string_view payload,
+                           RecordStorage& storage);
+
 // The envelope's payload record (whichever record type it is), or null.
 const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope);
 

@@ -1,5 +1,6 @@
 #include "pipeline/ingest.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 
@@ -171,6 +172,15 @@ std::vector<std::string> TopicRegistry::topics() const {
   return out;
 }
 
+DedupIndex::KeyId DedupIndex::key_id(std::string_view composite) {
+  uint64_t fnv = 0xcbf29ce484222325ull;  // FNV-1a, independent of std::hash
+  for (char ch : composite) {
+    fnv ^= static_cast<unsigned char>(ch);
+    fnv *= 0x100000001b3ull;
+  }
+  return {std::hash<std::string_view>{}(composite), fnv};
+}
+
 Status DedupIndex::rebuild(const journal::Journal& journal) {
   std::lock_guard lock(mu_);
   content_.clear();
@@ -189,7 +199,7 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
     }
     std::string composite = composite_key(r.topic, r.key);
     if (r.op == journal::Op::kDelete) {
-      content_.erase(composite);
+      content_.erase(key_id(composite));
       first_seen_.erase(composite);
       continue;
     }
@@ -201,9 +211,9 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
     if (r.topic == journal::kTopicQuarantine && envelope.has_quarantined_row()) {
       const auto& q = envelope.quarantined_row();
       first_seen_[composite] = q.first_seen().seconds() * 1'000'000 + q.first_seen().nanos() / 1000;
-      content_[composite] = quarantine_content(q.reason_code(), q.message(), q.original());
+      content_[key_id(composite)] = quarantine_content(q.reason_code(), q.message(), q.original());
     } else {
-      content_[composite] = content_hash(r.op, bytes);
+      content_[key_id(composite)] = content_hash(r.op, bytes);
     }
   }
   return Status::ok();
@@ -211,24 +221,25 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
 
 bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const {
   std::lock_guard lock(mu_);
-  if (auto staged = staged_.find(composite); staged != staged_.end()) {
+  KeyId id = key_id(composite);
+  if (auto staged = staged_.find(id); staged != staged_.end()) {
     return !staged->second.removed && staged->second.content == content;
   }
-  auto it = content_.find(composite);
+  auto it = content_.find(id);
   return it != content_.end() && it->second == content;
 }
 
 bool DedupIndex::contains(const std::string& composite) const {
   std::lock_guard lock(mu_);
-  if (auto staged = staged_.find(composite); staged != staged_.end())
-    return !staged->second.removed;
-  return content_.contains(composite);
+  KeyId id = key_id(composite);
+  if (auto staged = staged_.find(id); staged != staged_.end()) return !staged->second.removed;
+  return content_.contains(id);
 }
 
 void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed,
                        uint64_t batch) {
   std::lock_guard lock(mu_);
-  staged_[composite] = Staged{content, removed, batch};
+  staged_[key_id(composite)] = Staged{content, removed, batch};
 }
 
 void DedupIndex::commit_staged(uint64_t batch) {
@@ -401,18 +412,23 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
 
   // Prepare every record first, so that all the names of the batch get their
   // matching keys from one OpenCC call; then deduplicate and journal.
-  thread_local std::vector<hutong::v1::Envelope> envelopes;
-  if (envelopes.size() < batch.records.size()) envelopes.resize(batch.records.size());
+  // The batch's envelopes live on an arena reset for every batch: a record's
+  // dozen messages and strings cost no malloc/free pairs of their own. Nothing
+  // points into them once stage() returns (records are serialized into values).
+  thread_local google::protobuf::Arena arena;
+  arena.Reset();
+  std::vector<hutong::v1::Envelope*> envelopes(batch.records.size());
   std::vector<Status> prepared(batch.records.size());
   std::vector<hutong::v1::Person*> people;
   for (size_t r = 0; r < batch.records.size(); ++r) {
-    prepared[r] = prepare(connector, batch.records[r], batch.position, envelopes[r], &people);
+    envelopes[r] = google::protobuf::Arena::CreateMessage<hutong::v1::Envelope>(&arena);
+    prepared[r] = prepare(connector, batch.records[r], batch.position, *envelopes[r], &people);
   }
   fill_match_keys(people);
 
   for (size_t r = 0; r < batch.records.size(); ++r) {
     const OwnedRecord& record = batch.records[r];
-    hutong::v1::Envelope& envelope = envelopes[r];
+    hutong::v1::Envelope& envelope = *envelopes[r];
     const Status& status = prepared[r];
     if (!status) {
       OwnedRejected row;
@@ -443,7 +459,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     }
     in_batch[composite] = content;
     values.emplace_back();
-    records.push_back(journal::to_record_consuming(envelope, values.back()));
+    records.push_back(journal::to_record_spliced(envelope, payload_bytes, values.back()));
     updates.push_back({composite, content, record.op == journal::Op::kDelete});
     ++outcome.accepted;
   }

@@ -114,14 +114,28 @@ class DedupIndex {
   size_t size() const;
 
  private:
+  // Keys are held as 128 bits of hash of (topic, key), not as strings: a
+  // million keys then cost no string allocations and stay compact (a collision
+  // of two keys, ~1e-26 for a million, is far less likely than one of the
+  // 64-bit content hashes the index compares anyway).
+  struct KeyId {
+    uint64_t a = 0;
+    uint64_t b = 0;
+    bool operator==(const KeyId&) const = default;
+  };
+  struct KeyIdHash {
+    size_t operator()(const KeyId& id) const { return static_cast<size_t>(id.a); }
+  };
+  static KeyId key_id(std::string_view composite);
+
   mutable std::mutex mu_;
-  std::unordered_map<std::string, uint64_t> content_;
+  std::unordered_map<KeyId, uint64_t, KeyIdHash> content_;
   struct Staged {
     uint64_t content;
     bool removed;
     uint64_t batch;
   };
-  std::unordered_map<std::string, Staged> staged_;
+  std::unordered_map<KeyId, Staged, KeyIdHash> staged_;
   std::unordered_map<std::string, int64_t> first_seen_;
 };
 
