@@ -4,6 +4,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 
+#include <bit>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -178,7 +179,59 @@ DedupIndex::KeyId DedupIndex::key_id(std::string_view composite) {
     fnv ^= static_cast<unsigned char>(ch);
     fnv *= 0x100000001b3ull;
   }
-  return {std::hash<std::string_view>{}(composite), fnv};
+  uint64_t a = std::hash<std::string_view>{}(composite);
+  return {a == 0 ? 1 : a, fnv};  // a == 0 is reserved for empty and erased slots
+}
+
+size_t DedupIndex::FlatIndex::slot_of(const KeyId& id) const {
+  size_t mask = slots_.size() - 1;
+  size_t i = static_cast<size_t>(id.a * 0x9E3779B97F4A7C15ull) & mask;
+  std::optional<size_t> reusable;
+  for (;; i = (i + 1) & mask) {
+    const KeyId& here = slots_[i].id;
+    if (here == id) return i;
+    if (here.a == 0 && here.b == 0) return reusable.value_or(i);
+    if (here == kErased && !reusable) reusable = i;
+  }
+}
+
+const uint64_t* DedupIndex::FlatIndex::find(const KeyId& id) const {
+  if (slots_.empty()) return nullptr;
+  const Slot& slot = slots_[slot_of(id)];
+  return slot.id == id ? &slot.content : nullptr;
+}
+
+void DedupIndex::FlatIndex::assign(const KeyId& id, uint64_t content) {
+  if ((used_ + 1) * 2 > slots_.size()) grow();
+  Slot& slot = slots_[slot_of(id)];
+  if (!(slot.id == id)) {
+    if (slot.id.a == 0 && slot.id.b == 0) ++used_;
+    slot.id = id;
+    ++size_;
+  }
+  slot.content = content;
+}
+
+void DedupIndex::FlatIndex::erase(const KeyId& id) {
+  if (slots_.empty()) return;
+  Slot& slot = slots_[slot_of(id)];
+  if (!(slot.id == id)) return;
+  slot.id = kErased;
+  --size_;
+}
+
+void DedupIndex::FlatIndex::clear() {
+  slots_.clear();
+  size_ = used_ = 0;
+}
+
+void DedupIndex::FlatIndex::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(std::bit_ceil(std::max<size_t>(1024, size_ * 4)), Slot{});  // a power of two
+  size_ = used_ = 0;
+  for (const Slot& slot : old) {
+    if (slot.id.a != 0) assign(slot.id, slot.content);
+  }
 }
 
 Status DedupIndex::rebuild(const journal::Journal& journal) {
@@ -211,9 +264,10 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
     if (r.topic == journal::kTopicQuarantine && envelope.has_quarantined_row()) {
       const auto& q = envelope.quarantined_row();
       first_seen_[composite] = q.first_seen().seconds() * 1'000'000 + q.first_seen().nanos() / 1000;
-      content_[key_id(composite)] = quarantine_content(q.reason_code(), q.message(), q.original());
+      content_.assign(key_id(composite),
+                      quarantine_content(q.reason_code(), q.message(), q.original()));
     } else {
-      content_[key_id(composite)] = content_hash(r.op, bytes);
+      content_.assign(key_id(composite), content_hash(r.op, bytes));
     }
   }
   return Status::ok();
@@ -225,15 +279,15 @@ bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const
   if (auto staged = staged_.find(id); staged != staged_.end()) {
     return !staged->second.removed && staged->second.content == content;
   }
-  auto it = content_.find(id);
-  return it != content_.end() && it->second == content;
+  const uint64_t* kept = content_.find(id);
+  return kept && *kept == content;
 }
 
 bool DedupIndex::contains(const std::string& composite) const {
   std::lock_guard lock(mu_);
   KeyId id = key_id(composite);
   if (auto staged = staged_.find(id); staged != staged_.end()) return !staged->second.removed;
-  return content_.contains(id);
+  return content_.find(id) != nullptr;
 }
 
 void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed,
@@ -252,7 +306,7 @@ void DedupIndex::commit_staged(uint64_t batch) {
     if (it->second.removed) {
       content_.erase(it->first);
     } else {
-      content_[it->first] = it->second.content;
+      content_.assign(it->first, it->second.content);
     }
     it = staged_.erase(it);
   }

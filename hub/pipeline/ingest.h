@@ -128,8 +128,33 @@ class DedupIndex {
   };
   static KeyId key_id(std::string_view composite);
 
+  // KeyId -> content, open addressing with linear probing in one flat array:
+  // a lookup among a million keys is one or two cache misses, not a chain of
+  // nodes. (KeyId {0, 0} marks an empty slot, {0, 1} an erased one; key_id()
+  // never returns either.)
+  class FlatIndex {
+   public:
+    const uint64_t* find(const KeyId& id) const;
+    void assign(const KeyId& id, uint64_t content);
+    void erase(const KeyId& id);
+    void clear();
+    size_t size() const { return size_; }
+
+   private:
+    static constexpr KeyId kErased{0, 1};
+    struct Slot {
+      KeyId id;
+      uint64_t content = 0;
+    };
+    size_t slot_of(const KeyId& id) const;  // where id is, or the empty slot ending its run
+    void grow();
+    std::vector<Slot> slots_;
+    size_t size_ = 0;
+    size_t used_ = 0;  // live and erased slots
+  };
+
   mutable std::mutex mu_;
-  std::unordered_map<KeyId, uint64_t, KeyIdHash> content_;
+  FlatIndex content_;
   struct Staged {
     uint64_t content;
     bool removed;
