@@ -284,13 +284,7 @@ connectors:
     settings:
       database: )" + ledger + "\n      batch_rows: \"10\"\n");
     std::mt19937 rng(5);
-    for (int i = 0; i < kills; ++i) {
-      EXPECT_TRUE(hub.wait_ready()) << hub.log();
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
-      hub.kill(SIGKILL);
-      hub.start();
-    }
-    EXPECT_TRUE(hub.wait_ready()) << hub.log();
+    EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (journal_state(hub.data_dir(), "fund.grant").size() < 402 &&
            std::chrono::steady_clock::now() < deadline) {

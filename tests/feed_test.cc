@@ -571,14 +571,14 @@ TEST_F(FeedTest, ARevokedKeyIsRefused) {
     FeedClient client(options(key, "before"));
     ASSERT_TRUE(client.connect());
   }
-  auto list = run_command(std::string(HUTONG_CLI) + " keys list --json --config " +
-                          hub_->config_path());
+  auto list =
+      run_command(std::string(HUTONG_CLI) + " keys list --json --config " + hub_->config_path());
   auto keys = nlohmann::json::parse(list.out)["keys"];
   ASSERT_EQ(keys.size(), 1u) << list.out;
   EXPECT_EQ(keys[0]["department"], "charity");
-  auto revoke = run_command(std::string(HUTONG_CLI) + " keys revoke " +
-                            keys[0]["name"].get<std::string>() + " --config " +
-                            hub_->config_path());
+  auto revoke =
+      run_command(std::string(HUTONG_CLI) + " keys revoke " + keys[0]["name"].get<std::string>() +
+                  " --config " + hub_->config_path());
   ASSERT_EQ(revoke.exit_code, 0) << revoke.out;
   FeedClient client(options(key, "after"));
   EXPECT_FALSE(client.connect());

@@ -76,6 +76,19 @@ class HubProcess {
     pid_ = -1;
   }
 
+  // SIGKILLs the hub `kills` times, each at a random moment 5 to 45 ms after it
+  // is ready, restarting it each time; returns false if it did not come back.
+  template <typename Rng>
+  bool kill_at_random_moments(int kills, Rng& rng) {
+    for (int i = 0; i < kills; ++i) {
+      if (!wait_ready()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
+      kill(SIGKILL);
+      start();
+    }
+    return wait_ready();
+  }
+
   ProcessResult cli(const std::string& args) const {
     return run_command(std::string(HUTONG_CLI) + " " + args + " --data-dir " + data_dir() +
                        " 2>&1");

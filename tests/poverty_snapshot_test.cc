@@ -190,13 +190,7 @@ connectors:
     settings:
       folder: )" + drop + "\n");
     std::mt19937 rng(11);
-    for (int i = 0; i < kills; ++i) {
-      EXPECT_TRUE(hub.wait_ready()) << hub.log();
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
-      hub.kill(SIGKILL);
-      hub.start();
-    }
-    EXPECT_TRUE(hub.wait_ready()) << hub.log();
+    EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     EXPECT_TRUE(hub.wait_for([](const nlohmann::json& s) {
       return s["poverty"]["last_position"].get<std::string>().starts_with(
           "建档立卡人口_202510.csv||0|");

@@ -28,13 +28,14 @@
 #include "domain/date.h"
 #include "domain/name.h"
 #include "domain/resident_id.h"
+#include "hutong/labels.hpp"
 #include "hutong/plugin.hpp"
 #include "hutong/v1/fund.pb.h"
-#include "hutong/v1/options.pb.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using hutong::sdk::enum_by_label;
 using hutong::sdk::Failure;
 
 const hutong_config_key kKeys[] = {
@@ -76,17 +77,6 @@ std::string earlier_by(const std::string& stamp, int64_t seconds) {
                 static_cast<int>(t % 86400 / 3600), static_cast<int>(t % 3600 / 60),
                 static_cast<int>(t % 60));
   return text;
-}
-
-// The enum value whose (label) is `text`, or 0.
-int enum_by_label(const google::protobuf::EnumDescriptor* type, const std::string& text) {
-  for (int i = 0; i < type->value_count(); ++i) {
-    const auto& options = type->value(i)->options();
-    for (int l = 0; l < options.ExtensionSize(hutong::v1::label); ++l) {
-      if (options.GetExtension(hutong::v1::label, l) == text) return type->value(i)->number();
-    }
-  }
-  return 0;
 }
 
 void set_date(const hutong::domain::CivilDate& date, hutong::v1::Date& out) {

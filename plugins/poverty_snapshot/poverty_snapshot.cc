@@ -29,13 +29,14 @@
 #include "domain/name.h"
 #include "domain/resident_id.h"
 #include "domain/text.h"
+#include "hutong/labels.hpp"
 #include "hutong/plugin.hpp"
-#include "hutong/v1/options.pb.h"
 #include "hutong/v1/poverty.pb.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using hutong::sdk::enum_by_label;
 using hutong::sdk::Failure;
 
 const hutong_config_key kKeys[] = {
@@ -75,16 +76,6 @@ enum Column {
   kPhone,
   kColumnCount
 };
-
-int enum_by_label(const google::protobuf::EnumDescriptor* type, const std::string& text) {
-  for (int i = 0; i < type->value_count(); ++i) {
-    const auto& options = type->value(i)->options();
-    for (int l = 0; l < options.ExtensionSize(hutong::v1::label); ++l) {
-      if (options.GetExtension(hutong::v1::label, l) == text) return type->value(i)->number();
-    }
-  }
-  return 0;
-}
 
 // Splits one CSV record (RFC 4180 quoting) into trimmed cells.
 std::vector<std::string> split_csv(std::string_view line) {
