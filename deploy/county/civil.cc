@@ -94,6 +94,8 @@ std::string stamp_between(Rng& rng, CivilDate from, CivilDate to) {
 class Inserter {
  public:
   Inserter(FILE* f, std::string head) : f_(f), head_(std::move(head)) {}
+  // Collects the statements in `sink` instead of writing them.
+  Inserter(std::string* sink, std::string head) : sink_(sink), head_(std::move(head)) {}
   ~Inserter() { flush(); }
   void add(const std::string& values) {
     buf_ += n_ == 0 ? head_ + " VALUES\n" : ",\n";
@@ -103,13 +105,15 @@ class Inserter {
   void flush() {
     if (n_ == 0) return;
     buf_ += ";\n";
-    std::fwrite(buf_.data(), 1, buf_.size(), f_);
+    if (sink_) *sink_ += buf_;
+    else std::fwrite(buf_.data(), 1, buf_.size(), f_);
     buf_.clear();
     n_ = 0;
   }
 
  private:
-  FILE* f_;
+  FILE* f_ = nullptr;
+  std::string* sink_ = nullptr;
   std::string head_, buf_;
   int n_ = 0;
 };
@@ -229,11 +233,12 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
   };
   std::string changes_sql;  // statements of the changes script, in order
   std::map<std::string, std::string> hh_final, mem_final, tk_final, or_final;
+  std::string members_sql;  // written after all households (the foreign key)
   {
     Inserter hh_ins(f,
                     "INSERT INTO dibao_household (household_id, head_id_no, region_code, category, "
                     "member_count, monthly_amount, status, approved_on, stopped_on, updated_at)");
-    Inserter mem_ins(f,
+    Inserter mem_ins(&members_sql,
                      "INSERT INTO dibao_member (household_id, id_no, name, relation, "
                      "disability_grade, updated_at)");
     // Rows for the changes script's inserts are written as statements there.
@@ -374,6 +379,7 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
       }
     }
   }
+  std::fwrite(members_sql.data(), 1, members_sql.size(), f);
   // 特困 persons: the heads of 特困供养 households, and a few elderly living
   // alone who are not registered poor.
   {

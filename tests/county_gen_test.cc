@@ -1,0 +1,484 @@
+// hutong-county, the synthetic county generator: reproducible output, files
+// that parse back in their formats (GB18030/UTF-8 CSV, XLSX, SQL loaded into a
+// real PostgreSQL, a SQLite ledger with its WAL), and truth/ files that agree
+// with the data (quarantine entries point at rows that really fail the
+// reading rules, accepted rows normalize to the truth's clean values).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "domain/date.h"
+#include "domain/encoding.h"
+#include "domain/name.h"
+#include "domain/resident_id.h"
+#include "domain/text.h"
+#include "pg_server.h"
+#include "process_util.h"
+
+namespace fs = std::filesystem;
+using hutong::testing::run_command;
+using hutong::testing::shell_quote;
+using nlohmann::json;
+
+namespace {
+
+const hutong::domain::CivilDate kReference{2025, 11, 15};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "county_gen_XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string generate(const std::string& out, const std::string& args) {
+  auto r = run_command(shell_quote(HUTONG_COUNTY) + " --out " + shell_quote(out) + " " + args + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  return r.out;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Every file under `dir`, relative path → bytes.
+std::map<std::string, std::string> tree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = read_file(e.path());
+  return out;
+}
+
+std::vector<json> jsonl(const fs::path& p) {
+  std::vector<json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+std::map<std::string, json> state(const std::string& out, const std::string& topic) {
+  std::map<std::string, json> m;
+  for (json& j : jsonl(fs::path(out) / "truth" / (topic + ".jsonl"))) m[j["key"]] = j["value"];
+  return m;
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char ch = line[i];
+    if (quoted) {
+      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back() += '"';
+        ++i;
+      } else if (ch == '"') {
+        quoted = false;
+      } else {
+        cells.back() += ch;
+      }
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += ch;
+    }
+  }
+  return cells;
+}
+
+// A CSV file read per the reading rules: lines (CRLF), each decoded.
+struct CsvFile {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;  // rows[0] is file row 2
+  std::vector<bool> stray;                     // decoded in the minority encoding
+  bool last_unterminated = false;
+  bool bom = false;
+};
+
+CsvFile read_csv(const fs::path& p) {
+  std::string bytes = read_file(p);
+  CsvFile f;
+  hutong::domain::TextDecoder decoder(bytes);
+  f.bom = decoder.has_bom();
+  size_t pos = decoder.bom_size();
+  uint64_t row = 0;
+  while (pos < bytes.size()) {
+    size_t nl = bytes.find("\r\n", pos);
+    bool last = nl == std::string::npos;
+    std::string_view line(bytes.data() + pos, (last ? bytes.size() : nl) - pos);
+    pos = last ? bytes.size() : nl + 2;
+    ++row;
+    auto decoded = decoder.decode(line, row, 0);
+    EXPECT_TRUE(decoded.is_ok()) << p << " row " << row << ": " << decoded.status().to_string();
+    if (!decoded) continue;
+    // A GB18030 line must decode with iconv too (independently of the domain library).
+    if (!f.bom && decoded->encoding == hutong::domain::Encoding::kGb18030) {
+      auto back = hutong::domain::utf8_to_gb18030(decoded->text);
+      EXPECT_TRUE(back.is_ok() && *back == line) << p << " row " << row;
+    }
+    std::vector<std::string> cells = split_csv(decoded->text);
+    if (row == 1) {
+      f.header = cells;
+      continue;
+    }
+    f.rows.push_back(cells);
+    f.stray.push_back(decoded->stray);
+    if (last) f.last_unterminated = true;
+  }
+  return f;
+}
+
+// Rows of the first sheet of an XLSX file (count of <row> elements), read
+// with libzip; also checks the package parts a spreadsheet program needs.
+int xlsx_rows(const fs::path& p) {
+  int err = 0;
+  zip_t* z = zip_open(p.c_str(), ZIP_RDONLY, &err);
+  EXPECT_NE(z, nullptr) << p;
+  if (!z) return -1;
+  EXPECT_GE(zip_name_locate(z, "[Content_Types].xml", 0), 0);
+  EXPECT_GE(zip_name_locate(z, "xl/workbook.xml", 0), 0);
+  zip_file_t* f = zip_fopen(z, "xl/worksheets/sheet1.xml", 0);
+  EXPECT_NE(f, nullptr);
+  std::string xml;
+  char buf[65536];
+  zip_int64_t n;
+  while (f && (n = zip_fread(f, buf, sizeof buf)) > 0) xml.append(buf, static_cast<size_t>(n));
+  if (f) zip_fclose(f);
+  zip_close(z);
+  int rows = 0;
+  for (size_t at = xml.find("<row "); at != std::string::npos; at = xml.find("<row ", at + 1)) ++rows;
+  return rows;
+}
+
+std::string column(const CsvFile& f, const std::vector<std::string>& row, const std::string& name) {
+  for (size_t i = 0; i < f.header.size() && i < row.size(); ++i)
+    if (f.header[i] == name) return row[i];
+  return "";
+}
+
+const std::map<std::string, std::string> kIdColumn = {
+    {"建档立卡人口", "证件号码"}, {"学籍名册", "身份证件号"}, {"资助发放", "身份证件号"},
+    {"结对帮扶台账", "学生身份证件号"}};
+
+std::string stem_of(const std::string& path) {
+  std::string name = fs::path(path).filename().string();
+  return name.substr(0, name.find('_'));
+}
+
+// Checks the CSV deliveries against the truth: quarantine entries name rows
+// that fail the reading rules for the stated reason; every other row's subject
+// ID is usable; repairs name rows that exist; counts agree with files.jsonl.
+void check_csv_against_truth(const std::string& out) {
+  std::map<std::pair<std::string, uint64_t>, std::string> quarantined;
+  for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl"))
+    quarantined[{q["source"].get<std::string>(), q["row"].get<uint64_t>()}] = q["reason"].get<std::string>();
+  std::set<std::pair<std::string, uint64_t>> repaired;
+  for (const json& r : jsonl(fs::path(out) / "truth/repairs.jsonl")) repaired.insert({r["source"].get<std::string>(), r["row"].get<uint64_t>()});
+  int checked_files = 0;
+  for (const json& file : jsonl(fs::path(out) / "truth/files.jsonl")) {
+    std::string path = file["path"];
+    if (file["format"] == "xlsx" && file.value("kind", "") != "redelivery") {
+      EXPECT_EQ(xlsx_rows(fs::path(out) / path), file["data_rows"].get<int>() + 1) << path;
+      continue;
+    }
+    if (file["format"] != "csv") continue;
+    std::string kind = file.value("kind", "");
+    if (kind == "redelivery") {
+      EXPECT_EQ(read_file(fs::path(out) / path), read_file(fs::path(out) / file["redelivery_of"].get<std::string>()));
+      continue;
+    }
+    if (kind == "empty") {
+      EXPECT_EQ(fs::file_size(fs::path(out) / path), 0u) << path;
+      EXPECT_EQ(quarantined[std::make_pair(path, uint64_t{0})], "file.empty");
+      continue;
+    }
+    CsvFile f = read_csv(fs::path(out) / path);
+    ++checked_files;
+    EXPECT_EQ(f.bom, file["encoding"] == "UTF-8") << path;
+    EXPECT_EQ(f.rows.size(), file["data_rows"].get<size_t>()) << path;
+    if (kind == "header_only") {
+      EXPECT_TRUE(f.rows.empty());
+      EXPECT_EQ(quarantined[std::make_pair(path, uint64_t{0})], "file.header_only");
+      continue;
+    }
+    EXPECT_EQ(f.last_unterminated, file.value("truncated", false)) << path;
+    std::string id_column = kIdColumn.at(stem_of(path));
+    for (size_t i = 0; i < f.rows.size(); ++i) {
+      uint64_t row = i + 2;
+      const auto& cells = f.rows[i];
+      auto it = quarantined.find({path, row});
+      std::string expected = it == quarantined.end() ? "" : it->second;
+      if (f.last_unterminated && i + 1 == f.rows.size()) {
+        EXPECT_EQ(expected, "row.truncated") << path << " row " << row;
+        continue;
+      }
+      if (cells.size() != f.header.size()) {
+        EXPECT_EQ(expected, "row.cell_count") << path << " row " << row;
+        continue;
+      }
+      std::string id_text = column(f, cells, id_column);
+      if (stem_of(path) == "学籍名册" && column(f, cells, "身份证件类型") == "无") {
+        EXPECT_EQ(expected, "") << path << " row " << row;
+        continue;
+      }
+      auto id = hutong::domain::normalize_resident_id(id_text, kReference);
+      EXPECT_EQ(expected, std::string(id.code())) << path << " row " << row << " id " << id_text;
+      if (f.stray[i]) {
+        EXPECT_TRUE(repaired.count({path, row})) << path << " row " << row;
+      }
+    }
+  }
+  EXPECT_GT(checked_files, 0);
+}
+
+// The poverty truth against the last applied snapshot: every accepted row of
+// that snapshot is in the truth with its ID and name normalized; the truth
+// has nothing else but members kept from earlier snapshots after a rejection.
+void check_poverty_truth(const std::string& out) {
+  auto truth = state(out, "poverty.member");
+  std::string last;
+  for (const json& file : jsonl(fs::path(out) / "truth/files.jsonl"))
+    if (file["system"] == "poverty" && !file["held"].get<bool>()) last = file["path"];
+  ASSERT_FALSE(last.empty());
+  std::set<std::pair<std::string, uint64_t>> quarantined;
+  for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl")) quarantined.insert({q["source"].get<std::string>(), q["row"].get<uint64_t>()});
+  CsvFile f = read_csv(fs::path(out) / last);
+  std::set<std::string> seen;
+  for (size_t i = 0; i < f.rows.size(); ++i) {
+    const auto& cells = f.rows[i];
+    if (cells.size() < 10) continue;
+    std::string key = cells[6] + "|" + cells[7];
+    seen.insert(key);
+    if (quarantined.count({last, i + 2})) continue;
+    ASSERT_TRUE(truth.count(key)) << key;
+    const json& m = truth[key];
+    auto id = hutong::domain::normalize_resident_id(cells[9], kReference);
+    ASSERT_TRUE(id.is_ok());
+    EXPECT_EQ(m["person"]["resident_id"], std::string(id->number()));
+    auto name = hutong::domain::normalize_name(cells[8]);
+    EXPECT_EQ(m["person"]["name"], *name);
+    EXPECT_EQ(m["household"]["division_code"], cells[5]);
+    EXPECT_EQ(m["schooling"], cells[13]);
+  }
+  for (const auto& [key, value] : truth) EXPECT_TRUE(seen.count(key)) << key << " is not in " << last;
+}
+
+// Names: the truth's match key is the simplified form of the stored name.
+void check_names(const std::string& out) {
+  std::vector<std::string> names, keys;
+  for (const char* topic : {"poverty.member", "civil_affairs.dibao_member", "education.enrollment"}) {
+    for (const auto& [key, value] : state(out, topic)) {
+      const json& p = value.contains("person") ? value["person"] : value["student"];
+      names.push_back(p["name"]);
+      keys.push_back(p["name_match_key"]);
+    }
+  }
+  std::vector<std::string_view> views(names.begin(), names.end());
+  auto folded = hutong::domain::name_match_keys(views);
+  ASSERT_TRUE(folded.is_ok()) << folded.status().to_string();
+  size_t traditional = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ((*folded)[i], keys[i]) << names[i];
+    traditional += names[i] != keys[i];
+  }
+  EXPECT_GT(names.size(), 0u);
+}
+
+int64_t count_rows(sqlite3* db, const char* table) {
+  sqlite3_stmt* s = nullptr;
+  std::string sql = std::string("SELECT count(*) FROM ") + table;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK);
+  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n;
+}
+
+size_t quarantined_in(const std::string& out, const std::string& source_suffix) {
+  size_t n = 0;
+  for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl")) {
+    std::string s = q["source"];
+    if (s.size() >= source_suffix.size() && s.compare(s.size() - source_suffix.size(), source_suffix.size(), source_suffix) == 0) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(CountyGen, SameSeedSameBytesOtherSeedOtherBytes) {
+  TempDir a, b, c;
+  std::string args = "--households 300 --defect-rate 0.1 --xlsx-share 0.5 --utf8-share 0.3 --education-files 4 --partial-snapshot";
+  generate(a.path(), "--seed 11 " + args);
+  generate(b.path(), "--seed 11 " + args);
+  generate(c.path(), "--seed 12 " + args);
+  auto ta = tree(a.path()), tb = tree(b.path()), tc = tree(c.path());
+  ASSERT_GT(ta.size(), 20u);
+  ASSERT_EQ(ta.size(), tb.size());
+  for (const auto& [name, bytes] : ta) {
+    ASSERT_TRUE(tb.count(name)) << name;
+    EXPECT_TRUE(bytes == tb[name]) << name << " differs between two runs with one seed";
+  }
+  size_t differing = 0;
+  for (const auto& [name, bytes] : ta) differing += !tc.count(name) || tc[name] != bytes;
+  EXPECT_GT(differing, ta.size() / 2) << "another seed should give another county";
+  EXPECT_NE(ta["poverty/建档立卡人口_202509.csv"], tc["poverty/建档立卡人口_202509.csv"]);
+}
+
+TEST(CountyGen, CleanCountyHasNoQuarantineAndNoRepairs) {
+  TempDir d;
+  generate(d.path(), "--households 400 --seed 3 --defect-rate 0 --xlsx-share 0.5");
+  EXPECT_TRUE(jsonl(fs::path(d.path()) / "truth/quarantine.jsonl").empty());
+  EXPECT_TRUE(jsonl(fs::path(d.path()) / "truth/repairs.jsonl").empty());
+  json summary = json::parse(read_file(fs::path(d.path()) / "truth/summary.json"));
+  for (const auto& [kind, n] : summary["defects"].items()) EXPECT_EQ(n.get<int>(), 0) << kind;
+  check_csv_against_truth(d.path());
+  check_poverty_truth(d.path());
+  // Every ID in the truth is valid and every student's birth date is the ID's.
+  for (const auto& [key, v] : state(d.path(), "education.enrollment")) {
+    std::string id = v["student"]["resident_id"];
+    if (id.empty()) continue;
+    auto parsed = hutong::domain::normalize_resident_id(id, kReference);
+    ASSERT_TRUE(parsed.is_ok()) << id;
+    EXPECT_EQ(parsed->birth_date.to_string(), v["student"]["birth_date"]);
+    EXPECT_EQ(key, id);
+  }
+}
+
+TEST(CountyGen, EveryDefectKindOccursAndTheTruthAgreesWithTheFiles) {
+  TempDir d;
+  generate(d.path(), "--households 1500 --seed 5 --defect-rate 0.15 --xlsx-share 0.4 --utf8-share 0.3 --education-files 5 --partial-snapshot --defect amount.thousands=0.2");
+  json summary = json::parse(read_file(fs::path(d.path()) / "truth/summary.json"));
+  for (const auto& [kind, n] : summary["defects"].items()) EXPECT_GT(n.get<int>(), 0) << kind << " never occurred";
+  for (const char* reason : {"id.checksum", "id.scientific", "row.cell_count", "row.truncated", "value.amount",
+                             "file.empty", "file.header_only"})
+    EXPECT_GT(summary["quarantine_reasons"].value(reason, 0), 0) << reason;
+  // The topic counts agree with the state files.
+  for (const auto& [topic, n] : summary["topics"].items())
+    EXPECT_EQ(state(d.path(), topic).size(), n.get<size_t>()) << topic;
+  check_csv_against_truth(d.path());
+  check_poverty_truth(d.path());
+  check_names(d.path());
+  // The held (partial) snapshot is about half the size of the one before.
+  std::vector<json> poverty;
+  for (const json& f : jsonl(fs::path(d.path()) / "truth/files.jsonl"))
+    if (f["system"] == "poverty") poverty.push_back(f);
+  ASSERT_EQ(poverty.size(), 3u);
+  EXPECT_TRUE(poverty[2]["held"].get<bool>());
+  EXPECT_LT(poverty[2]["data_rows"].get<int>(), poverty[1]["data_rows"].get<int>() * 0.6);
+}
+
+TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {
+  TempDir d;
+  generate(d.path(), "--households 800 --seed 9 --defect-rate 0.1");
+  hutong::testing::PgServer pg(HUTONG_SOURCE_DIR);
+  pg.psql("CREATE DATABASE county;");
+  std::string dir = d.path() + "/civil_affairs/";
+  pg.psql_file(dir + "civil_affairs.sql", "county");
+  auto count = [&](const std::string& table) {
+    return std::stoul(pg.psql("SELECT count(*) FROM " + table + ";", "county"));
+  };
+  for (const char* table : {"dibao_household", "dibao_member", "tekun_person", "orphan_child"}) {
+    size_t expected = state(d.path(), std::string("civil_affairs.") + table + ".initial").size() +
+                      quarantined_in(d.path(), std::string("civil_affairs.sql:") + table);
+    EXPECT_EQ(count(table), expected) << table;
+  }
+  pg.psql_file(dir + "civil_affairs_changes.sql", "county");
+  for (const char* table : {"dibao_household", "dibao_member", "tekun_person", "orphan_child"}) {
+    size_t expected = state(d.path(), std::string("civil_affairs.") + table).size() +
+                      quarantined_in(d.path(), std::string(":") + table);
+    EXPECT_EQ(count(table), expected) << table;
+  }
+  // The truth's values are the database's (household amounts in fen, dates).
+  auto households = state(d.path(), "civil_affairs.dibao_household");
+  std::string rows = pg.psql(
+      "SELECT household_id, (monthly_amount * 100)::bigint, status, approved_on, "
+      "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM dibao_household;",
+      "county");
+  std::istringstream lines(rows);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, '|')) f.push_back(cell);
+    ASSERT_EQ(f.size(), 5u) << line;
+    ASSERT_TRUE(households.count(f[0])) << f[0];
+    const json& h = households[f[0]];
+    EXPECT_EQ(h["monthly_amount_fen"].get<int64_t>(), std::stoll(f[1]));
+    EXPECT_EQ(h["status"], f[2]);
+    EXPECT_EQ(h["approved_on"], f[3]);
+    EXPECT_EQ(h["updated_at"], f[4]);
+    ++n;
+  }
+  EXPECT_EQ(n, households.size());
+  // The trigger keeps updated_at: an UPDATE that does not set it gets now().
+  pg.psql("UPDATE tekun_person SET self_care = '全护理' WHERE id_no = (SELECT min(id_no) FROM tekun_person);", "county");
+  EXPECT_EQ(pg.psql("SELECT count(*) FROM tekun_person WHERE updated_at > now() - interval '1 hour';", "county"), "1\n");
+}
+
+TEST(CountyGen, FundLedgerOpensWithItsWalAndHasTheRows) {
+  TempDir d;
+  generate(d.path(), "--households 3000 --seed 4 --defect-rate 0.1");
+  std::string db_path = d.path() + "/fund/fund.sqlite";
+  ASSERT_TRUE(fs::exists(db_path + "-wal"));
+  EXPECT_GT(fs::file_size(db_path + "-wal"), 0u);
+  EXPECT_EQ(read_file(db_path).substr(0, 16), std::string("SQLite format 3\0", 16));
+  auto donations = state(d.path(), "fund.donation");
+  auto grants = state(d.path(), "fund.grant");
+  size_t rejected = quarantined_in(d.path(), ":grant_award");
+  // A private copy without the WAL misses the newest transactions.
+  TempDir copy;
+  fs::copy_file(db_path, copy.path() + "/fund.sqlite");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((copy.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    EXPECT_LT(count_rows(db, "grant_award"), static_cast<int64_t>(grants.size() + rejected));
+    sqlite3_close(db);
+  }
+  TempDir both;
+  fs::copy_file(db_path, both.path() + "/fund.sqlite");
+  fs::copy_file(db_path + "-wal", both.path() + "/fund.sqlite-wal");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((both.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  EXPECT_EQ(count_rows(db, "donation"), static_cast<int64_t>(donations.size()));
+  EXPECT_EQ(count_rows(db, "grant_award"), static_cast<int64_t>(grants.size() + rejected));
+  // The truth's grant values are the ledger's.
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, status, paid_on FROM grant_award", -1, &s, nullptr), SQLITE_OK);
+  size_t matched = 0;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    std::string id = std::to_string(sqlite3_column_int64(s, 0));
+    if (!grants.count(id)) continue;
+    EXPECT_EQ(grants[id]["status"], reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
+    const unsigned char* paid = sqlite3_column_text(s, 2);
+    EXPECT_EQ(grants[id].value("paid_on", ""), paid ? reinterpret_cast<const char*>(paid) : "");
+    ++matched;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  EXPECT_EQ(matched, grants.size());
+  size_t wal_only = 0;
+  for (const auto& [id, g] : grants) wal_only += g["wal_only"].get<bool>();
+  EXPECT_GT(wal_only, 0u);
+}
