@@ -48,7 +48,8 @@ class TempDir {
 };
 
 std::string generate(const std::string& out, const std::string& args) {
-  auto r = run_command(shell_quote(HUTONG_COUNTY) + " --out " + shell_quote(out) + " " + args + " 2>&1");
+  auto r =
+      run_command(shell_quote(HUTONG_COUNTY) + " --out " + shell_quote(out) + " " + args + " 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   return r.out;
 }
@@ -77,7 +78,8 @@ std::vector<json> jsonl(const fs::path& p) {
 
 std::map<std::string, json> state(const std::string& out, const std::string& topic) {
   std::map<std::string, json> m;
-  for (json& j : jsonl(fs::path(out) / "truth" / (topic + ".jsonl"))) m[j["key"]] = j["value"];
+  for (json& j : jsonl(fs::path(out) / "truth" / (topic + ".jsonl")))
+    m[j["key"]] = j["value"];
   return m;
 }
 
@@ -162,11 +164,13 @@ int xlsx_rows(const fs::path& p) {
   std::string xml;
   char buf[65536];
   zip_int64_t n;
-  while (f && (n = zip_fread(f, buf, sizeof buf)) > 0) xml.append(buf, static_cast<size_t>(n));
+  while (f && (n = zip_fread(f, buf, sizeof buf)) > 0)
+    xml.append(buf, static_cast<size_t>(n));
   if (f) zip_fclose(f);
   zip_close(z);
   int rows = 0;
-  for (size_t at = xml.find("<row "); at != std::string::npos; at = xml.find("<row ", at + 1)) ++rows;
+  for (size_t at = xml.find("<row "); at != std::string::npos; at = xml.find("<row ", at + 1))
+    ++rows;
   return rows;
 }
 
@@ -176,9 +180,10 @@ std::string column(const CsvFile& f, const std::vector<std::string>& row, const 
   return "";
 }
 
-const std::map<std::string, std::string> kIdColumn = {
-    {"建档立卡人口", "证件号码"}, {"学籍名册", "身份证件号"}, {"资助发放", "身份证件号"},
-    {"结对帮扶台账", "学生身份证件号"}};
+const std::map<std::string, std::string> kIdColumn = {{"建档立卡人口", "证件号码"},
+                                                      {"学籍名册", "身份证件号"},
+                                                      {"资助发放", "身份证件号"},
+                                                      {"结对帮扶台账", "学生身份证件号"}};
 
 std::string stem_of(const std::string& path) {
   std::string name = fs::path(path).filename().string();
@@ -191,9 +196,11 @@ std::string stem_of(const std::string& path) {
 void check_csv_against_truth(const std::string& out) {
   std::map<std::pair<std::string, uint64_t>, std::string> quarantined;
   for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl"))
-    quarantined[{q["source"].get<std::string>(), q["row"].get<uint64_t>()}] = q["reason"].get<std::string>();
+    quarantined[{q["source"].get<std::string>(), q["row"].get<uint64_t>()}] =
+        q["reason"].get<std::string>();
   std::set<std::pair<std::string, uint64_t>> repaired;
-  for (const json& r : jsonl(fs::path(out) / "truth/repairs.jsonl")) repaired.insert({r["source"].get<std::string>(), r["row"].get<uint64_t>()});
+  for (const json& r : jsonl(fs::path(out) / "truth/repairs.jsonl"))
+    repaired.insert({r["source"].get<std::string>(), r["row"].get<uint64_t>()});
   int checked_files = 0;
   for (const json& file : jsonl(fs::path(out) / "truth/files.jsonl")) {
     std::string path = file["path"];
@@ -204,7 +211,8 @@ void check_csv_against_truth(const std::string& out) {
     if (file["format"] != "csv") continue;
     std::string kind = file.value("kind", "");
     if (kind == "redelivery") {
-      EXPECT_EQ(read_file(fs::path(out) / path), read_file(fs::path(out) / file["redelivery_of"].get<std::string>()));
+      EXPECT_EQ(read_file(fs::path(out) / path),
+                read_file(fs::path(out) / file["redelivery_of"].get<std::string>()));
       continue;
     }
     if (kind == "empty") {
@@ -261,7 +269,8 @@ void check_poverty_truth(const std::string& out) {
     if (file["system"] == "poverty" && !file["held"].get<bool>()) last = file["path"];
   ASSERT_FALSE(last.empty());
   std::set<std::pair<std::string, uint64_t>> quarantined;
-  for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl")) quarantined.insert({q["source"].get<std::string>(), q["row"].get<uint64_t>()});
+  for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl"))
+    quarantined.insert({q["source"].get<std::string>(), q["row"].get<uint64_t>()});
   CsvFile f = read_csv(fs::path(out) / last);
   std::set<std::string> seen;
   for (size_t i = 0; i < f.rows.size(); ++i) {
@@ -280,13 +289,15 @@ void check_poverty_truth(const std::string& out) {
     EXPECT_EQ(m["household"]["division_code"], cells[5]);
     EXPECT_EQ(m["schooling"], cells[13]);
   }
-  for (const auto& [key, value] : truth) EXPECT_TRUE(seen.count(key)) << key << " is not in " << last;
+  for (const auto& [key, value] : truth)
+    EXPECT_TRUE(seen.count(key)) << key << " is not in " << last;
 }
 
 // Names: the truth's match key is the simplified form of the stored name.
 void check_names(const std::string& out) {
   std::vector<std::string> names, keys;
-  for (const char* topic : {"poverty.member", "civil_affairs.dibao_member", "education.enrollment"}) {
+  for (const char* topic :
+       {"poverty.member", "civil_affairs.dibao_member", "education.enrollment"}) {
     for (const auto& [key, value] : state(out, topic)) {
       const json& p = value.contains("person") ? value["person"] : value["student"];
       names.push_back(p["name"]);
@@ -317,7 +328,9 @@ size_t quarantined_in(const std::string& out, const std::string& source_suffix) 
   size_t n = 0;
   for (const json& q : jsonl(fs::path(out) / "truth/quarantine.jsonl")) {
     std::string s = q["source"];
-    if (s.size() >= source_suffix.size() && s.compare(s.size() - source_suffix.size(), source_suffix.size(), source_suffix) == 0) ++n;
+    if (s.size() >= source_suffix.size() &&
+        s.compare(s.size() - source_suffix.size(), source_suffix.size(), source_suffix) == 0)
+      ++n;
   }
   return n;
 }
@@ -326,7 +339,9 @@ size_t quarantined_in(const std::string& out, const std::string& source_suffix) 
 
 TEST(CountyGen, SameSeedSameBytesOtherSeedOtherBytes) {
   TempDir a, b, c;
-  std::string args = "--households 300 --defect-rate 0.1 --xlsx-share 0.5 --utf8-share 0.3 --education-files 4 --partial-snapshot";
+  std::string args =
+      "--households 300 --defect-rate 0.1 --xlsx-share 0.5 --utf8-share 0.3 --education-files 4 "
+      "--partial-snapshot";
   generate(a.path(), "--seed 11 " + args);
   generate(b.path(), "--seed 11 " + args);
   generate(c.path(), "--seed 12 " + args);
@@ -338,7 +353,8 @@ TEST(CountyGen, SameSeedSameBytesOtherSeedOtherBytes) {
     EXPECT_TRUE(bytes == tb[name]) << name << " differs between two runs with one seed";
   }
   size_t differing = 0;
-  for (const auto& [name, bytes] : ta) differing += !tc.count(name) || tc[name] != bytes;
+  for (const auto& [name, bytes] : ta)
+    differing += !tc.count(name) || tc[name] != bytes;
   EXPECT_GT(differing, ta.size() / 2) << "another seed should give another county";
   EXPECT_NE(ta["poverty/建档立卡人口_202509.csv"], tc["poverty/建档立卡人口_202509.csv"]);
 }
@@ -349,7 +365,8 @@ TEST(CountyGen, CleanCountyHasNoQuarantineAndNoRepairs) {
   EXPECT_TRUE(jsonl(fs::path(d.path()) / "truth/quarantine.jsonl").empty());
   EXPECT_TRUE(jsonl(fs::path(d.path()) / "truth/repairs.jsonl").empty());
   json summary = json::parse(read_file(fs::path(d.path()) / "truth/summary.json"));
-  for (const auto& [kind, n] : summary["defects"].items()) EXPECT_EQ(n.get<int>(), 0) << kind;
+  for (const auto& [kind, n] : summary["defects"].items())
+    EXPECT_EQ(n.get<int>(), 0) << kind;
   check_csv_against_truth(d.path());
   check_poverty_truth(d.path());
   // Every ID in the truth is valid and every student's birth date is the ID's.
@@ -365,11 +382,14 @@ TEST(CountyGen, CleanCountyHasNoQuarantineAndNoRepairs) {
 
 TEST(CountyGen, EveryDefectKindOccursAndTheTruthAgreesWithTheFiles) {
   TempDir d;
-  generate(d.path(), "--households 1500 --seed 5 --defect-rate 0.15 --xlsx-share 0.4 --utf8-share 0.3 --education-files 5 --partial-snapshot --defect amount.thousands=0.2");
+  generate(d.path(),
+           "--households 1500 --seed 5 --defect-rate 0.15 --xlsx-share 0.4 --utf8-share 0.3 "
+           "--education-files 5 --partial-snapshot --defect amount.thousands=0.2");
   json summary = json::parse(read_file(fs::path(d.path()) / "truth/summary.json"));
-  for (const auto& [kind, n] : summary["defects"].items()) EXPECT_GT(n.get<int>(), 0) << kind << " never occurred";
-  for (const char* reason : {"id.checksum", "id.scientific", "row.cell_count", "row.truncated", "value.amount",
-                             "file.empty", "file.header_only"})
+  for (const auto& [kind, n] : summary["defects"].items())
+    EXPECT_GT(n.get<int>(), 0) << kind << " never occurred";
+  for (const char* reason : {"id.checksum", "id.scientific", "row.cell_count", "row.truncated",
+                             "value.amount", "file.empty", "file.header_only"})
     EXPECT_GT(summary["quarantine_reasons"].value(reason, 0), 0) << reason;
   // The topic counts agree with the state files.
   for (const auto& [topic, n] : summary["topics"].items())
@@ -411,7 +431,8 @@ TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {
   auto households = state(d.path(), "civil_affairs.dibao_household");
   std::string rows = pg.psql(
       "SELECT household_id, (monthly_amount * 100)::bigint, status, approved_on, "
-      "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM dibao_household;",
+      "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+      "dibao_household;",
       "county");
   std::istringstream lines(rows);
   std::string line;
@@ -421,7 +442,8 @@ TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {
     std::vector<std::string> f;
     std::stringstream ss(line);
     std::string cell;
-    while (std::getline(ss, cell, '|')) f.push_back(cell);
+    while (std::getline(ss, cell, '|'))
+      f.push_back(cell);
     ASSERT_EQ(f.size(), 5u) << line;
     ASSERT_TRUE(households.count(f[0])) << f[0];
     const json& h = households[f[0]];
@@ -433,8 +455,14 @@ TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {
   }
   EXPECT_EQ(n, households.size());
   // The trigger keeps updated_at: an UPDATE that does not set it gets now().
-  pg.psql("UPDATE tekun_person SET self_care = '全护理' WHERE id_no = (SELECT min(id_no) FROM tekun_person);", "county");
-  EXPECT_EQ(pg.psql("SELECT count(*) FROM tekun_person WHERE updated_at > now() - interval '1 hour';", "county"), "1\n");
+  pg.psql(
+      "UPDATE tekun_person SET self_care = '全护理' WHERE id_no = (SELECT min(id_no) FROM "
+      "tekun_person);",
+      "county");
+  EXPECT_EQ(
+      pg.psql("SELECT count(*) FROM tekun_person WHERE updated_at > now() - interval '1 hour';",
+              "county"),
+      "1\n");
 }
 
 TEST(CountyGen, FundLedgerOpensWithItsWalAndHasTheRows) {
@@ -452,7 +480,9 @@ TEST(CountyGen, FundLedgerOpensWithItsWalAndHasTheRows) {
   fs::copy_file(db_path, copy.path() + "/fund.sqlite");
   {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2((copy.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_open_v2((copy.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+        SQLITE_OK);
     EXPECT_LT(count_rows(db, "grant_award"), static_cast<int64_t>(grants.size() + rejected));
     sqlite3_close(db);
   }
@@ -460,12 +490,15 @@ TEST(CountyGen, FundLedgerOpensWithItsWalAndHasTheRows) {
   fs::copy_file(db_path, both.path() + "/fund.sqlite");
   fs::copy_file(db_path + "-wal", both.path() + "/fund.sqlite-wal");
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((both.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_open_v2((both.path() + "/fund.sqlite").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr),
+      SQLITE_OK);
   EXPECT_EQ(count_rows(db, "donation"), static_cast<int64_t>(donations.size()));
   EXPECT_EQ(count_rows(db, "grant_award"), static_cast<int64_t>(grants.size() + rejected));
   // The truth's grant values are the ledger's.
   sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, status, paid_on FROM grant_award", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, status, paid_on FROM grant_award", -1, &s, nullptr),
+            SQLITE_OK);
   size_t matched = 0;
   while (sqlite3_step(s) == SQLITE_ROW) {
     std::string id = std::to_string(sqlite3_column_int64(s, 0));
@@ -479,6 +512,7 @@ TEST(CountyGen, FundLedgerOpensWithItsWalAndHasTheRows) {
   sqlite3_close(db);
   EXPECT_EQ(matched, grants.size());
   size_t wal_only = 0;
-  for (const auto& [id, g] : grants) wal_only += g["wal_only"].get<bool>();
+  for (const auto& [id, g] : grants)
+    wal_only += g["wal_only"].get<bool>();
   EXPECT_GT(wal_only, 0u);
 }

@@ -105,8 +105,10 @@ class Inserter {
   void flush() {
     if (n_ == 0) return;
     buf_ += ";\n";
-    if (sink_) *sink_ += buf_;
-    else std::fwrite(buf_.data(), 1, buf_.size(), f_);
+    if (sink_)
+      *sink_ += buf_;
+    else
+      std::fwrite(buf_.data(), 1, buf_.size(), f_);
     buf_.clear();
     n_ = 0;
   }

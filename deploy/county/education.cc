@@ -26,6 +26,8 @@ struct Slot {
   FileFormat format = FileFormat::kCsvGb18030;
   std::string name;  // relative to the output folder
   bool truncate = false;
+  bool typed = true;           // XLSX: date and number cells (else all text)
+  bool compact_dates = false;  // dates written yyyymmdd
 };
 
 std::string ymd(CivilDate d) {
@@ -69,6 +71,8 @@ std::vector<Slot> plan_slots(const County& c, const DefectPicker& picker, uint64
         CivilDate::from_days_since_epoch(first.days_since_epoch() + static_cast<int64_t>(i) * step);
     Rng rng(o.seed, kTagFiles, tag * 1000 + i);
     double u = rng.uniform(), v = rng.uniform();
+    s.typed = rng.chance(0.5);
+    s.compact_dates = rng.chance(0.3);
     s.format = u < o.xlsx_share   ? FileFormat::kXlsx
                : v < o.utf8_share ? FileFormat::kCsvUtf8Bom
                                   : FileFormat::kCsvGb18030;
@@ -178,6 +182,8 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
     Json f;
     f.str("system", "education").str("export", e.system_name).str("path", s.name);
     f.str("format", s.format == FileFormat::kXlsx ? "xlsx" : "csv");
+    if (s.format == FileFormat::kXlsx && s.kind != SlotKind::kRedelivery)
+      f.boolean("typed_cells", s.typed);
     f.str("encoding", s.format == FileFormat::kXlsx         ? ""
                       : s.format == FileFormat::kCsvUtf8Bom ? "UTF-8"
                                                             : "GB18030");
@@ -198,7 +204,7 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
     }
     Rng lrng(o.seed, kTagFiles ^ 0x77, e.tag * 1000 + si);
     Layout layout = make_layout(e.canonical, lrng, e.note);
-    TableWriter table(path, s.format, layout.header);
+    TableWriter table(path, s.format, layout.header, s.typed);
     if (s.kind == SlotKind::kHeaderOnly) {
       table.close(false);
       truth.count_defect(Defect::kHeaderOnly);
@@ -228,6 +234,11 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
       std::string json;
       // Build once to learn the applicable kinds, then with the chosen defect.
       r.build(rows[k].second, Defect::kNone, probe, json, rng);
+      if (s.compact_dates) {
+        for (Cell& cell : probe.cells)
+          if (cell.type == Cell::kDate && cell.text.size() == 10)
+            cell.text = cell.text.substr(0, 4) + cell.text.substr(5, 2) + cell.text.substr(8, 2);
+      }
       std::vector<Cell> canonical = probe.cells;
       RowPlan plan = probe;
       arrange(layout, canonical, plan, ++seq, "");
@@ -236,7 +247,7 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
         d = Defect::kTruncated;
       } else {
         std::vector<Defect> kinds =
-            generic_kinds(plan, s.format, !(s.truncate && k + 2 == rows.size()));
+            generic_kinds(plan, s.format, table.typed(), !(s.truncate && k + 2 == rows.size()));
         for (Defect x : r.extra_kinds) {
           if (x == Defect::kFormula && e.note && layout.note_col < 0 && e.system_name == "aid")
             continue;
@@ -254,6 +265,12 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
           RowPlan again;
           json.clear();
           r.build(rows[k].second, d, again, json, rng);
+          if (s.compact_dates) {
+            for (Cell& cell : again.cells)
+              if (cell.type == Cell::kDate && cell.text.size() == 10)
+                cell.text =
+                    cell.text.substr(0, 4) + cell.text.substr(5, 2) + cell.text.substr(8, 2);
+          }
           canonical = again.cells;
           probe = again;
         }

@@ -244,8 +244,8 @@ std::string cst_to_utc_rfc3339(std::string_view cst) {
 // ---- TableWriter ----
 
 TableWriter::TableWriter(const std::string& path, FileFormat format,
-                         const std::vector<std::string>& header)
-    : path_(path), format_(format) {
+                         const std::vector<std::string>& header, bool typed_cells)
+    : path_(path), format_(format), typed_(typed_cells) {
   if (format_ == FileFormat::kXlsx) {
     lxw_workbook_options options = {};
     options.constant_memory = LXW_TRUE;
@@ -270,7 +270,6 @@ TableWriter::TableWriter(const std::string& path, FileFormat format,
   } else {
     file_ = std::fopen(path.c_str(), "wb");
     if (!file_) fail("cannot create " + path);
-    static thread_local std::vector<char> buffer(1 << 20);
     std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
     if (format_ == FileFormat::kCsvUtf8Bom) std::fputs("\xEF\xBB\xBF", file_);
     iconv_t cd = iconv_open("GB18030", "UTF-8");
@@ -308,7 +307,10 @@ void TableWriter::write(const std::vector<Cell>& cells, bool stray_utf8) {
     for (size_t c = 0; c < cells.size(); ++c) {
       const Cell& cell = cells[c];
       lxw_col_t col = static_cast<lxw_col_t>(c);
-      switch (cell.type) {
+      Cell::Type type = cell.type;
+      if (!typed_ && type != Cell::kNumber) type = Cell::kText;
+      if (!typed_ && type == Cell::kNumber && cell.text != "id") type = Cell::kText;
+      switch (type) {
         case Cell::kText:
           if (!cell.text.empty()) worksheet_write_string(ws, r, col, cell.text.c_str(), nullptr);
           break;

@@ -111,12 +111,17 @@ enum class FileFormat { kCsvGb18030, kCsvUtf8Bom, kXlsx };
 // the file is to end truncated).
 class TableWriter {
  public:
-  TableWriter(const std::string& path, FileFormat format, const std::vector<std::string>& header);
+  // `typed_cells` (XLSX): dates, times and amounts as spreadsheet date and
+  // number cells; otherwise every cell is text, as some exports write them.
+  TableWriter(const std::string& path, FileFormat format, const std::vector<std::string>& header,
+              bool typed_cells = true);
   ~TableWriter();
   TableWriter(const TableWriter&) = delete;
   TableWriter& operator=(const TableWriter&) = delete;
 
   FileFormat format() const { return format_; }
+  // Whether cells keep their type (false for CSV and for all-text XLSX).
+  bool typed() const { return format_ == FileFormat::kXlsx && typed_; }
   // The row number the next written row gets (the header is row 1).
   uint64_t next_row() const { return row_ + 1; }
   uint64_t data_rows() const { return row_ - 1; }
@@ -141,6 +146,7 @@ class TableWriter {
   void* datetime_format_ = nullptr;
   void* id_format_ = nullptr;
   bool closed_ = false;
+  bool typed_ = true;
 };
 
 // The truth/ folder: per-topic expected state files are written by the
@@ -188,7 +194,8 @@ struct RowPlan {
 };
 enum class Outcome { kAccepted, kRejected };
 // The kinds emit_row can apply to a row of this plan in this format.
-std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool allow_duplicate);
+std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool typed,
+                                  bool allow_duplicate);
 // Writes the row with its defect (the generic kinds; the caller applies the
 // others to the clean values) and records the expected quarantine or repair.
 Outcome emit_row(TableWriter& table, Truth& truth, std::string_view system, std::string_view source,

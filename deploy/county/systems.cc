@@ -25,7 +25,8 @@ void write_fund(const County& county, const DefectPicker& picker, Truth& truth,
 // ---- shared row machinery ----
 
 // The kinds the generic emitter can apply to a row of this plan and format.
-std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool allow_duplicate) {
+std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool typed,
+                                  bool allow_duplicate) {
   std::vector<Defect> kinds;
   if (plan.id_col >= 0) {
     for (Defect d : {Defect::kIdChecksum, Defect::kIdLowerX, Defect::kIdFullWidth,
@@ -38,6 +39,8 @@ std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool a
   if (format != FileFormat::kXlsx) {
     kinds.push_back(Defect::kFewerCells);
     if (format == FileFormat::kCsvGb18030) kinds.push_back(Defect::kStrayUtf8);
+  }
+  if (!typed) {
     if (plan.amount_col >= 0 && plan.amount_fen >= 100000)
       kinds.push_back(Defect::kAmountThousands);
     if (plan.date_col >= 0) kinds.push_back(Defect::kDateSlash);
@@ -224,6 +227,7 @@ struct PovertyState {
   int8_t value_month = -1;  // snapshot index of the accepted values; -1 absent
   int8_t since = -1;        // snapshot index from which the values are unchanged
   uint64_t hash = 0;
+  bool accepted = false;  // accepted in the snapshot that produced this state
 };
 
 }  // namespace
@@ -294,19 +298,24 @@ void write_poverty(const County& c, const DefectPicker& picker, Truth& truth,
         plan.id_col = 9;
         plan.name_col = 8;
         Rng rng(o.seed, kTagDefect, (static_cast<uint64_t>(k) << 40) ^ pi);
-        Defect d = partial ? Defect::kNone
-                           : picker.pick(rng, generic_kinds(plan, FileFormat::kCsvGb18030, true));
+        Defect d =
+            partial ? Defect::kNone
+                    : picker.pick(rng, generic_kinds(plan, FileFormat::kCsvGb18030, false, true));
         Outcome out = emit_row(table, truth, "poverty", source, plan, d, rng);
         ++rows;
         const PovertyState& prev = state[pi];
         PovertyState& now = next[pi];
         if (out == Outcome::kAccepted) {
+          // As the snapshot diff sees it: unchanged only against a row accepted
+          // in the previous applied snapshot.
+          bool same = prev.accepted && prev.hash == hash;
           now.value_month = static_cast<int8_t>(k);
           now.hash = hash;
-          now.since =
-              prev.value_month >= 0 && prev.hash == hash ? prev.since : static_cast<int8_t>(k);
+          now.since = same ? prev.since : static_cast<int8_t>(k);
+          now.accepted = true;
         } else {
           now = prev;  // a rejected row keeps the member's earlier version (or none)
+          now.accepted = false;
         }
       }
     }
