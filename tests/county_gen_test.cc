@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/amount.h"
 #include "domain/date.h"
 #include "domain/encoding.h"
 #include "domain/name.h"
@@ -83,28 +85,44 @@ std::map<std::string, json> state(const std::string& out, const std::string& top
   return m;
 }
 
+// RFC 4180 cells of one line (no line breaks inside quotes in these files).
 std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char ch = line[i];
-    if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cells.back() += '"';
-        ++i;
-      } else if (ch == '"') {
-        quoted = false;
-      } else {
-        cells.back() += ch;
+  std::vector<std::string> cells;
+  size_t pos = 0;
+  while (true) {
+    std::string cell;
+    if (pos < line.size() && line[pos] == '"') {
+      size_t at = pos + 1;
+      while (true) {
+        size_t quote = line.find('"', at);
+        if (quote == std::string::npos) {  // unterminated: the rest is the cell
+          cell += line.substr(at);
+          at = line.size();
+          break;
+        }
+        cell += line.substr(at, quote - at);
+        if (quote + 1 < line.size() && line[quote + 1] == '"') {
+          cell += '"';
+          at = quote + 2;
+        } else {
+          at = quote + 1;
+          break;
+        }
       }
-    } else if (ch == '"') {
-      quoted = true;
-    } else if (ch == ',') {
-      cells.emplace_back();
+      size_t comma = line.find(',', at);
+      cells.push_back(cell);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
     } else {
-      cells.back() += ch;
+      size_t comma = line.find(',', pos);
+      cells.push_back(
+          line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
     }
   }
+  for (std::string& c : cells)
+    c = std::string(hutong::domain::trim_spaces(c));
   return cells;
 }
 
@@ -315,6 +333,96 @@ void check_names(const std::string& out) {
   EXPECT_GT(names.size(), 0u);
 }
 
+// An independent reading of the education CSV exports by the reading rules
+// (dated order, re-deliveries ignored, rejected rows never applied), compared
+// with the truth's state: the same keys and the same values.
+void check_education_state(const std::string& out) {
+  struct Export {
+    std::string stem, topic;
+  };
+  for (const Export& e :
+       {Export{"学籍名册", "education.enrollment"}, Export{"资助发放", "education.aid"},
+        Export{"结对帮扶台账", "education.pairing"}}) {
+    std::vector<std::string> files;
+    for (const json& f : jsonl(fs::path(out) / "truth/files.jsonl"))
+      if (f["system"] == "education" && stem_of(f["path"]) == e.stem) files.push_back(f["path"]);
+    std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
+      return fs::path(a).stem().string().substr(fs::path(a).stem().string().find('_')) <
+             fs::path(b).stem().string().substr(fs::path(b).stem().string().find('_'));
+    });
+    std::set<std::string> seen_contents;
+    std::map<std::string, std::map<std::string, std::string>> st;  // key → column → cell
+    size_t superseded = 0;
+    for (const std::string& path : files) {
+      ASSERT_EQ(fs::path(path).extension(), ".csv") << "this check reads CSV counties only";
+      std::string bytes = read_file(fs::path(out) / path);
+      if (!seen_contents.insert(bytes).second) continue;  // a re-delivery
+      if (bytes.empty()) continue;
+      CsvFile f = read_csv(fs::path(out) / path);
+      for (size_t i = 0; i < f.rows.size(); ++i) {
+        const auto& cells = f.rows[i];
+        if (f.last_unterminated && i + 1 == f.rows.size()) continue;
+        if (cells.size() != f.header.size()) continue;
+        std::map<std::string, std::string> row;
+        for (size_t k = 0; k < cells.size(); ++k)
+          row[f.header[k]] = cells[k];
+        std::string id_text = row[kIdColumn.at(e.stem)];
+        std::string key;
+        if (e.stem == "学籍名册" && row["身份证件类型"] == "无") {
+          key = row["全国学籍号"];
+        } else {
+          auto id = hutong::domain::normalize_resident_id(id_text, kReference);
+          if (!id) continue;
+          std::string n(id->number());
+          key = e.stem == "学籍名册"   ? n
+                : e.stem == "资助发放" ? row["发放批次号"] + "|" + n + "|" + row["资助项目"]
+                                       : row["教师工号"] + "|" + n;
+        }
+        auto it = st.find(key);
+        if (it != st.end() && it->second != row) ++superseded;
+        st[key] = row;
+      }
+    }
+    EXPECT_GT(st.size(), 50u) << e.topic;
+    EXPECT_GT(superseded, 0u) << e.topic << ": no later file superseded a row";
+    auto truth = state(out, e.topic);
+    EXPECT_EQ(st.size(), truth.size()) << e.topic;
+    auto date_of = [](const std::string& text) {
+      if (text.empty()) return std::string();
+      auto d = hutong::domain::parse_date(text);
+      return d ? d->to_string() : std::string("?") + text;
+    };
+    for (auto& [key, row] : st) {
+      ASSERT_TRUE(truth.count(key)) << e.topic << " " << key;
+      const json& v = truth[key];
+      const json& student = v["student"];
+      std::string name_column = e.stem == "结对帮扶台账" ? "学生姓名" : "姓名";
+      EXPECT_EQ(student["name"], *hutong::domain::normalize_name(row[name_column])) << key;
+      if (e.stem == "学籍名册") {
+        EXPECT_EQ(v["status"], row["学籍状态"]) << key;
+        EXPECT_EQ(v["class_name"], row["班级"]) << key;
+        EXPECT_EQ(v["boarding"].get<bool>(), row["是否住宿"] == "是") << key;
+        EXPECT_EQ(student["birth_date"], date_of(row["出生日期"])) << key;
+        auto guardian = hutong::domain::normalize_resident_id(row["监护人身份证件号"], kReference);
+        EXPECT_EQ(v["guardian"]["resident_id"], guardian ? std::string(guardian->number()) : "")
+            << key;
+      } else if (e.stem == "资助发放") {
+        EXPECT_EQ(v["status"], row["发放状态"]) << key;
+        auto fen = hutong::domain::parse_yuan_to_fen(row["金额(元)"]);
+        ASSERT_TRUE(fen.is_ok()) << row["金额(元)"];
+        EXPECT_EQ(v["amount_fen"].get<int64_t>(), *fen) << key;
+        EXPECT_EQ(v["paid_on"], date_of(row["发放日期"])) << key;
+        EXPECT_EQ(v["term"]["season"], row["学期"]) << key;
+      } else {
+        EXPECT_EQ(v.value("ended_on", ""), date_of(row["解除日期"])) << key;
+        EXPECT_EQ(v["last_visit_on"], date_of(row["最近走访日期"])) << key;
+        EXPECT_EQ(v["paired_on"], date_of(row["结对日期"])) << key;
+        EXPECT_EQ(v["measures"], row["帮扶措施"]) << key;
+      }
+    }
+  }
+}
+
 int64_t count_rows(sqlite3* db, const char* table) {
   sqlite3_stmt* s = nullptr;
   std::string sql = std::string("SELECT count(*) FROM ") + table;
@@ -404,6 +512,18 @@ TEST(CountyGen, EveryDefectKindOccursAndTheTruthAgreesWithTheFiles) {
   ASSERT_EQ(poverty.size(), 3u);
   EXPECT_TRUE(poverty[2]["held"].get<bool>());
   EXPECT_LT(poverty[2]["data_rows"].get<int>(), poverty[1]["data_rows"].get<int>() * 0.6);
+}
+
+TEST(CountyGen, EducationTruthIsWhatTheReadingRulesGiveFromTheCsvFiles) {
+  TempDir d;
+  generate(d.path(),
+           "--households 1200 --seed 21 --defect-rate 0.15 --xlsx-share 0 --utf8-share 0.3 "
+           "--education-files 6");
+  check_education_state(d.path());
+  json summary = json::parse(read_file(fs::path(d.path()) / "truth/summary.json"));
+  for (const char* kind : {"row.duplicate", "encoding.stray_utf8", "date.slash", "amount.thousands",
+                           "text.formula", "birth_date.mismatch", "ref.invalid_id", "id.legacy15"})
+    EXPECT_GT(summary["defects"].value(kind, 0), 0) << kind;
 }
 
 TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {

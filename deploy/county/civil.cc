@@ -82,12 +82,10 @@ std::string q(std::string_view s) {
 // A timestamp between two dates (CST), as "yyyy-mm-dd hh:mm:ss".
 std::string stamp_between(Rng& rng, CivilDate from, CivilDate to) {
   int64_t a = from.days_since_epoch(), b = to.days_since_epoch();
-  CivilDate d =
-      CivilDate::from_days_since_epoch(a + static_cast<int64_t>(rng.next() % (b - a + 1)));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%s %02d:%02d:%02d", d.to_string().c_str(), rng.range(8, 18),
-                rng.range(0, 59), rng.range(0, 59));
-  return buf;
+  return cst_stamp(
+             CivilDate::from_days_since_epoch(a + static_cast<int64_t>(rng.next() % (b - a + 1))),
+             rng)
+      .text;
 }
 
 // Multi-row INSERT statements, flushed every 500 rows.
@@ -162,29 +160,6 @@ std::pair<std::string, std::string> reference_id(const DefectPicker& picker, Rng
   if (d == Defect::kRefInvalid) return {apply_id_defect(Defect::kIdChecksum, id, rng), ""};
   return {apply_id_defect(d, id, rng), std::string(id)};
 }
-
-std::string relation_civil(const Person& p) {
-  switch (p.role) {
-    case Role::kHead:
-      return "户主";
-    case Role::kSpouse:
-      return "配偶";
-    case Role::kChild:
-      return "子女";
-    case Role::kParent:
-      return "父母";
-    case Role::kGrandchild:
-      return "孙子女";
-    default:
-      return "其他";
-  }
-}
-
-struct CivilRow {
-  std::string key;
-  std::string json;
-  bool rejected = false;
-};
 
 }  // namespace
 
@@ -321,15 +296,16 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
         auto mem_json = [&](const std::string& nm, const std::string& u2) {
           Json pj = person_min(p);
           Json j;
-          j.str("household_id", d.hid).obj("person", pj).str("relation", relation_civil(p));
+          j.str("household_id", d.hid).obj("person", pj).str("relation", relation_label(p, false));
           if (grade >= 0) j.str("disability_grade", kGrades[grade]);
           j.str("updated_at", cst_to_utc_rfc3339(u2));
           (void)nm;
           return j.done();
         };
-        std::string values_m =
-            q(d.hid) + ", " + q(id.text) + ", " + q(name_text) + ", " + q(relation_civil(p)) +
-            ", " + (grade >= 0 ? q(kGrades[grade]) : std::string("NULL")) + ", " + q(upd + "+08");
+        std::string values_m = q(d.hid) + ", " + q(id.text) + ", " + q(name_text) + ", " +
+                               q(relation_label(p, false)) + ", " +
+                               (grade >= 0 ? q(kGrades[grade]) : std::string("NULL")) + ", " +
+                               q(upd + "+08");
         bool ok = stored(truth, (d.insert_later ? changes_name : main_name) + ":dibao_member", key,
                          id, name_defect);
         if (d.insert_later) {

@@ -305,15 +305,6 @@ Json student_min(const County& c, const Person& p) {
   return j;
 }
 
-std::string stamp(CivilDate d, Rng& rng, int* h, int* m, int* s) {
-  *h = rng.range(8, 18);
-  *m = rng.range(0, 59);
-  *s = rng.range(0, 59);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%s %02d:%02d:%02d", d.to_string().c_str(), *h, *m, *s);
-  return buf;
-}
-
 }  // namespace
 
 void write_education(const County& c, const DefectPicker& picker, Truth& truth,
@@ -383,15 +374,10 @@ void write_education(const County& c, const DefectPicker& picker, Truth& truth,
           guardian_text = apply_id_defect(Defect::kIdChecksum, guardian.id_view(), fixed);
           guardian_clean.clear();
         }
-        int hh, mm, ss;
-        std::string updated = stamp(stamp_day, fixed, &hh, &mm, &ss);
+        Cell upd = cst_stamp(stamp_day, fixed);
+        const std::string& updated = upd.text;
         std::string id(p.id_view());
         Cell birth = date_cell(birth_written);
-        Cell upd{Cell::kDateTime, updated};
-        upd.date = stamp_day;
-        upd.hour = hh;
-        upd.minute = mm;
-        upd.second = ss;
         plan.key = id;
         plan.clean_id = id;
         plan.cells = {text("G" + id),
@@ -455,13 +441,8 @@ void write_education(const County& c, const DefectPicker& picker, Truth& truth,
             std::string(fixed.chance(0.5) ? "李" : "王") + (fixed.chance(0.5) ? "安" : "宁");
         CivilDate birth{2012 + fixed.range(0, 6), fixed.range(1, 12), fixed.range(1, 28)};
         CivilDate stamp_day = CivilDate::from_days_since_epoch(roster_first.days_since_epoch() - 5);
-        int hh, mm, ss;
-        std::string updated = stamp(stamp_day, fixed, &hh, &mm, &ss);
-        Cell upd{Cell::kDateTime, updated};
-        upd.date = stamp_day;
-        upd.hour = hh;
-        upd.minute = mm;
-        upd.second = ss;
+        Cell upd = cst_stamp(stamp_day, fixed);
+        const std::string& updated = upd.text;
         plan.key = lno;
         plan.cells = {text(lno),
                       text(name),

@@ -142,10 +142,7 @@ std::string credit_code(Rng& rng, const std::string& division) {
 }
 
 std::string stamp_on(CivilDate d, Rng& rng) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%s %02d:%02d:%02d", d.to_string().c_str(), rng.range(8, 18),
-                rng.range(0, 59), rng.range(0, 59));
-  return buf;
+  return cst_stamp(d, rng).text;
 }
 
 }  // namespace

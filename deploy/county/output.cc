@@ -241,6 +241,37 @@ std::string cst_to_utc_rfc3339(std::string_view cst) {
   return buf;
 }
 
+Cell cst_stamp(CivilDate day, Rng& rng) {
+  Cell c(Cell::kDateTime, "");
+  c.date = day;
+  c.hour = rng.range(8, 18);
+  c.minute = rng.range(0, 59);
+  c.second = rng.range(0, 59);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s %02d:%02d:%02d", day.to_string().c_str(), c.hour, c.minute,
+                c.second);
+  c.text = buf;
+  return c;
+}
+
+std::string relation_label(const Person& p, bool poverty) {
+  bool male = p.sex == 1;
+  switch (p.role) {
+    case Role::kHead:
+      return "户主";
+    case Role::kSpouse:
+      return "配偶";
+    case Role::kChild:
+      return poverty ? (male ? "之子" : "之女") : "子女";
+    case Role::kParent:
+      return poverty ? (male ? "之父" : "之母") : "父母";
+    case Role::kGrandchild:
+      return poverty ? (male ? "之孙子" : "之孙女") : "孙子女";
+    default:
+      return "其他";
+  }
+}
+
 // ---- TableWriter ----
 
 TableWriter::TableWriter(const std::string& path, FileFormat format,

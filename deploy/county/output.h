@@ -92,6 +92,14 @@ std::string date_text(CivilDate d);  // yyyy-mm-dd, "" for no date
 // "yyyy-mm-dd hh:mm:ss" in China Standard Time → RFC 3339 UTC ("...Z").
 std::string cst_to_utc_rfc3339(std::string_view cst);
 
+// A time of day on `day` (office hours, China Standard Time) as a
+// date-time cell whose text is "yyyy-mm-dd hh:mm:ss".
+struct Cell;
+Cell cst_stamp(CivilDate day, Rng& rng);
+// 与户主关系 in the poverty office's vocabulary (之子, 之女 …) or the civil
+// affairs bureau's (子女, 父母 …).
+std::string relation_label(const Person& p, bool poverty_vocabulary);
+
 // A cell of a table row.
 struct Cell {
   enum Type { kText, kNumber, kDate, kDateTime };

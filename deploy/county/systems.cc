@@ -176,23 +176,6 @@ HouseholdAttrs attrs_at(const Household& h, int k) {
   return a;
 }
 
-std::string relation_poverty(const Person& p) {
-  switch (p.role) {
-    case Role::kHead:
-      return "户主";
-    case Role::kSpouse:
-      return "配偶";
-    case Role::kChild:
-      return p.sex == 1 ? "之子" : "之女";
-    case Role::kParent:
-      return p.sex == 1 ? "之父" : "之母";
-    case Role::kGrandchild:
-      return p.sex == 1 ? "之孙子" : "之孙女";
-    default:
-      return "其他";
-  }
-}
-
 std::string schooling_poverty(const County& c, const Person& p, int yyyymm) {
   int y = yyyymm / 100, m = yyyymm % 100;
   CivilDate term_start{m >= 9 ? y : y - 1, 9, 1};
@@ -262,7 +245,7 @@ void write_poverty(const County& c, const DefectPicker& picker, Truth& truth,
         std::string mno = c.member_no(p);
         plan.key = hno + "|" + mno;
         plan.clean_id = std::string(p.id_view());
-        std::string rel = relation_poverty(p);
+        std::string rel = relation_label(p, true);
         std::string school = schooling_poverty(c, p, c.months[k]);
         std::vector<std::string> texts = {c.province,
                                           c.city,
@@ -353,7 +336,7 @@ void write_poverty(const County& c, const DefectPicker& picker, Truth& truth,
     hh.num("exit_year", a.exit_year);
     Json m;
     m.str("member_no", c.member_no(p)).obj("person", person_json(c, p, kSysPoverty, true));
-    m.str("relation", relation_poverty(p));
+    m.str("relation", relation_label(p, true));
     m.str("schooling", schooling_poverty(c, p, c.months[s.value_month]));
     m.obj("household", hh).num("snapshot_month", c.months[s.since]);
     out[c.household_no(h) + "|" + c.member_no(p)] = m.done();
