@@ -403,6 +403,81 @@ void check_poverty_truth(const std::string& out) {
     EXPECT_TRUE(seen.count(key)) << key << " is not in " << last;
 }
 
+// An independent application of the snapshots (rules 4, 5, 10): in month
+// order, a snapshot that would remove more than 20 % of the registered members
+// is held; a rejected row keeps the member's earlier version; a member absent
+// from an applied snapshot is gone. Gives exactly the truth's keys and values.
+void check_poverty_state(const std::string& out) {
+  std::vector<std::string> files;
+  for (const json& f : jsonl(fs::path(out) / "truth/files.jsonl"))
+    if (f["system"] == "poverty") files.push_back(f["path"]);
+  std::sort(files.begin(), files.end());
+  std::map<std::string, std::vector<std::string>> applied;  // key → cells
+  std::map<std::string, int> month_of;                      // key → snapshot_month
+  std::set<std::string> accepted_before;  // keys the last applied snapshot accepted
+  size_t held = 0;
+  for (const std::string& path : files) {
+    int month = std::stoi(path.substr(path.find('_') + 1, 6));
+    CsvFile f = read_csv(fs::path(out) / path);
+    std::map<std::string, std::vector<std::string>> accepted;
+    std::set<std::string> named;  // keys of every row (rejected ones too)
+    for (size_t i = 0; i < f.rows.size(); ++i) {
+      const auto& cells = f.rows[i];
+      if (cells.size() > 7) named.insert(cells[6] + "|" + cells[7]);
+      if (f.last_unterminated && i + 1 == f.rows.size()) continue;
+      if (cells.size() != f.header.size()) continue;
+      if (!hutong::domain::normalize_resident_id(cells[9], kReference)) continue;
+      accepted[cells[6] + "|" + cells[7]] = cells;
+    }
+    size_t removed = 0;
+    for (const auto& [key, cells] : applied)
+      removed += !named.count(key);
+    if (!applied.empty() && removed * 5 > applied.size()) {
+      ++held;
+      continue;
+    }
+    std::map<std::string, std::vector<std::string>> next;
+    std::map<std::string, int> next_month;
+    std::set<std::string> next_accepted;
+    for (const std::string& key : named) {
+      auto a = accepted.find(key);
+      if (a != accepted.end()) {
+        std::vector<std::string> norm = a->second;
+        norm[9] = std::string(hutong::domain::normalize_resident_id(norm[9], kReference)->number());
+        norm[8] = *hutong::domain::normalize_name(norm[8]);
+        // Unchanged only against a row the previous applied snapshot accepted.
+        bool same = accepted_before.count(key) && applied[key] == norm;
+        next[key] = norm;
+        next_month[key] = same ? month_of[key] : month;
+        next_accepted.insert(key);
+      } else if (applied.count(key)) {
+        next[key] = applied[key];
+        next_month[key] = month_of[key];
+      }
+    }
+    applied.swap(next);
+    month_of.swap(next_month);
+    accepted_before.swap(next_accepted);
+  }
+  auto truth = state(out, "poverty.member");
+  EXPECT_EQ(applied.size(), truth.size());
+  for (const auto& [key, cells] : applied) {
+    ASSERT_TRUE(truth.count(key)) << key;
+    const json& m = truth[key];
+    EXPECT_EQ(m["person"]["resident_id"], cells[9]) << key;
+    EXPECT_EQ(m["person"]["name"], cells[8]) << key;
+    EXPECT_EQ(m["person"]["phone"], cells[20]) << key;
+    EXPECT_EQ(m["relation"], cells[11]) << key;
+    EXPECT_EQ(m["schooling"], cells[13]) << key;
+    EXPECT_EQ(m["household"]["attribute"], cells[14]) << key;
+    EXPECT_EQ(m["household"]["household_type"], cells[16]) << key;
+    EXPECT_EQ(m["household"].value("monitoring_type", ""), cells[17]) << key;
+    EXPECT_EQ(m["household"].value("exit_year", 0), cells[19].empty() ? 0 : std::stoi(cells[19]));
+    EXPECT_EQ(m["snapshot_month"].get<int>(), month_of[key]) << key;
+  }
+  EXPECT_LE(held, 1u);
+}
+
 // Names: the truth's match key is the simplified form of the stored name.
 void check_names(const std::string& out) {
   std::vector<std::string> names, keys;
@@ -608,6 +683,7 @@ TEST(CountyGen, EveryDefectKindOccursAndTheTruthAgreesWithTheFiles) {
     EXPECT_EQ(state(d.path(), topic).size(), n.get<size_t>()) << topic;
   check_csv_against_truth(d.path());
   check_poverty_truth(d.path());
+  check_poverty_state(d.path());
   check_names(d.path());
   // The held (partial) snapshot is about half the size of the one before.
   std::vector<json> poverty;
