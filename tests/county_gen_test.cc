@@ -759,6 +759,43 @@ TEST(CountyGen, CivilAffairsLoadsIntoPostgresqlAndMatchesTheTruth) {
     ++n;
   }
   EXPECT_EQ(n, households.size());
+  // Every stored subject ID: unusable ones are in the quarantine with their
+  // reason, usable ones in the truth under the key as stored, normalized.
+  std::map<std::string, std::string> quarantined;  // "table|key" → reason
+  for (const json& q : jsonl(fs::path(d.path()) / "truth/quarantine.jsonl")) {
+    if (q["system"] != "civil_affairs") continue;
+    std::string source = q["source"];
+    quarantined[source.substr(source.find(':') + 1) + "|" + q["key"].get<std::string>()] =
+        q["reason"];
+  }
+  EXPECT_FALSE(quarantined.empty());
+  for (const char* table : {"dibao_member", "tekun_person", "orphan_child"}) {
+    auto truth = state(d.path(), std::string("civil_affairs.") + table);
+    bool member = std::string(table) == "dibao_member";
+    std::string out =
+        pg.psql(std::string("SELECT ") + (member ? "household_id || '|' || id_no" : "id_no") +
+                    ", id_no FROM " + table + ";",
+                "county");
+    std::istringstream in(out);
+    std::string row;
+    size_t rows = 0;
+    while (std::getline(in, row)) {
+      if (row.empty()) continue;
+      ++rows;
+      size_t bar = row.rfind('|');
+      std::string key = row.substr(0, bar), id_no = row.substr(bar + 1);
+      auto id = hutong::domain::normalize_resident_id(id_no, kReference);
+      if (!id) {
+        EXPECT_EQ(quarantined[std::string(table) + "|" + key], std::string(id.code())) << key;
+        continue;
+      }
+      ASSERT_TRUE(truth.count(key)) << table << " " << key;
+      const json& person =
+          truth[key].contains("person") ? truth[key]["person"] : truth[key]["child"];
+      EXPECT_EQ(person["resident_id"], std::string(id->number())) << key;
+    }
+    EXPECT_GT(rows, 0u) << table;
+  }
   // The trigger keeps updated_at: an UPDATE that does not set it gets now().
   pg.psql(
       "UPDATE tekun_person SET self_care = '全护理' WHERE id_no = (SELECT min(id_no) FROM "
