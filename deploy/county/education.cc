@@ -248,12 +248,11 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
       } else {
         std::vector<Defect> kinds =
             generic_kinds(plan, s.format, table.typed(), !(s.truncate && k + 2 == rows.size()));
-        for (Defect x : r.extra_kinds) {
-          if (x == Defect::kFormula && e.note && layout.note_col < 0 && e.system_name == "aid")
-            continue;
-          kinds.push_back(x);
-        }
+        kinds.insert(kinds.end(), r.extra_kinds.begin(), r.extra_kinds.end());
         if (e.system_name == "aid" && layout.note_col >= 0) kinds.push_back(Defect::kFormula);
+        // Education only: an undecodable line names no key, and absence from
+        // an education export deletes nothing (in a snapshot it would).
+        if (s.format != FileFormat::kXlsx) kinds.push_back(Defect::kEncodingInvalid);
         d = picker.pick(rng, kinds);
       }
       bool caller = d == Defect::kBirthDate || d == Defect::kFormula || d == Defect::kRefInvalid;

@@ -22,7 +22,7 @@ const char* kUsage = R"(usage: hutong-county --out DIR [options]
   --defect KIND=RATE      rate of one defect kind (repeatable); kinds:
                           id.checksum id.lower_x id.full_width id.legacy15 id.spaces
                           id.scientific name.spaces name.traditional birth_date.mismatch
-                          encoding.stray_utf8 row.fewer_cells row.more_cells row.duplicate
+                          encoding.stray_utf8 encoding.invalid row.fewer_cells row.more_cells row.duplicate
                           amount.thousands date.slash text.formula ref.invalid_id
                           file.empty file.header_only file.truncated
   --months M              poverty snapshots (default 3), the last one in the reference month

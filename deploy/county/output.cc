@@ -24,6 +24,7 @@ const char* const kDefectNames[] = {"none",
                                     "name.traditional",
                                     "birth_date.mismatch",
                                     "encoding.stray_utf8",
+                                    "encoding.invalid",
                                     "row.fewer_cells",
                                     "row.more_cells",
                                     "row.duplicate",
@@ -330,7 +331,7 @@ void TableWriter::flush_pending() {
   pending_.clear();
 }
 
-void TableWriter::write(const std::vector<Cell>& cells, bool stray_utf8) {
+void TableWriter::write(const std::vector<Cell>& cells, bool stray_utf8, bool invalid_byte) {
   ++row_;
   if (format_ == FileFormat::kXlsx) {
     auto* ws = static_cast<lxw_worksheet*>(sheet_);
@@ -396,6 +397,10 @@ void TableWriter::write(const std::vector<Cell>& cells, bool stray_utf8) {
     pending_.assign(convert_.data(), out - convert_.data());
   } else {
     pending_ = line_;
+  }
+  if (invalid_byte) {
+    size_t comma = pending_.find(',');
+    pending_.insert(comma == std::string::npos ? 0 : comma + 1, "\xFF");
   }
   pending_ += "\r\n";
 }

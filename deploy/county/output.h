@@ -28,6 +28,7 @@ enum class Defect {
   kNameTraditional,
   kBirthDate,
   kStrayUtf8,
+  kEncodingInvalid,
   kFewerCells,
   kMoreCells,
   kDuplicate,
@@ -134,7 +135,8 @@ class TableWriter {
   uint64_t next_row() const { return row_ + 1; }
   uint64_t data_rows() const { return row_ - 1; }
   // `stray_utf8`: write this CSV row in UTF-8 inside a GB18030 file.
-  void write(const std::vector<Cell>& cells, bool stray_utf8 = false);
+  // `invalid_byte`: put a byte valid in neither encoding into this CSV row.
+  void write(const std::vector<Cell>& cells, bool stray_utf8 = false, bool invalid_byte = false);
   // Cuts the last row in half (no line break after it).
   void close(bool truncate_last = false);
 

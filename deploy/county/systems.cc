@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "domain/amount.h"
+#include "domain/encoding.h"
 #include "domain/resident_id.h"
 #include "output.h"
 
@@ -53,7 +54,7 @@ std::vector<Defect> generic_kinds(const RowPlan& plan, FileFormat format, bool t
 Outcome emit_row(TableWriter& table, Truth& truth, std::string_view system, std::string_view source,
                  RowPlan& plan, Defect defect, Rng& rng) {
   uint64_t row = table.next_row();
-  bool stray = false;
+  bool stray = false, invalid = false;
   std::string_view reason;
   bool repaired = false;
   std::vector<Cell>& cells = plan.cells;
@@ -84,6 +85,10 @@ Outcome emit_row(TableWriter& table, Truth& truth, std::string_view system, std:
     case Defect::kStrayUtf8:
       stray = true;
       repaired = true;
+      break;
+    case Defect::kEncodingInvalid:
+      invalid = true;
+      reason = hutong::domain::kRowEncoding;
       break;
     case Defect::kFewerCells:
       cells.pop_back();
@@ -118,7 +123,7 @@ Outcome emit_row(TableWriter& table, Truth& truth, std::string_view system, std:
       break;
   }
   if (defect != Defect::kNone) truth.count_defect(defect);
-  table.write(cells, stray);
+  table.write(cells, stray, invalid);
   if (defect == Defect::kDuplicate) {
     table.write(cells, false);
     truth.repair(system, source, row + 1, plan.key, defect);
