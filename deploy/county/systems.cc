@@ -370,7 +370,18 @@ Summary write_county(const County& county, const Options& options) {
   std::fclose(f);
   Summary s;
   s.lines.push_back("households: " + std::to_string(county.households.size()) +
-                    ", people: " + std::to_string(county.people.size()));
+                    ", people: " + std::to_string(county.people.size()) +
+                    ", villages: " + std::to_string(county.villages.size()));
+  for (const char* folder : {"poverty", "civil_affairs", "education", "fund", "truth"}) {
+    uint64_t files = 0, bytes = 0;
+    for (const auto& e : std::filesystem::directory_iterator(options.out + "/" + folder)) {
+      if (!e.is_regular_file()) continue;
+      ++files;
+      bytes += e.file_size();
+    }
+    s.lines.push_back(std::string(folder) + "/: " + std::to_string(files) + " files, " +
+                      std::to_string((bytes + 1023) / 1024) + " KiB");
+  }
   for (const auto& [topic, n] : topics)
     s.lines.push_back(topic + ": " + std::to_string(n) + " expected keys");
   s.lines.push_back("truth: " + summary);
