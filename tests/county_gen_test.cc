@@ -665,6 +665,17 @@ TEST(CountyGen, SameSeedSameBytesOtherSeedOtherBytes) {
   EXPECT_NE(ta["poverty/建档立卡人口_202509.csv"], tc["poverty/建档立卡人口_202509.csv"]);
 }
 
+TEST(CountyGen, RejectsBadOptionsWithAClearMessage) {
+  TempDir d;
+  auto r = run_command(shell_quote(HUTONG_COUNTY) + " --out " + shell_quote(d.path()) +
+                       " --defect id.nonsense=0.1 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("id.nonsense"), std::string::npos) << r.out;
+  r = run_command(shell_quote(HUTONG_COUNTY) + " --households 10 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("--out is required"), std::string::npos) << r.out;
+}
+
 TEST(CountyGen, CleanCountyHasNoQuarantineAndNoRepairs) {
   TempDir d;
   generate(d.path(), "--households 400 --seed 3 --defect-rate 0 --xlsx-share 0.5");

@@ -281,7 +281,8 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
     }
     table.close(s.truncate);
     f.str("kind", s.kind == SlotKind::kBase ? "base" : "update");
-    f.num("data_rows", static_cast<int64_t>(table.data_rows())).boolean("truncated", s.truncate);
+    f.num("data_rows", static_cast<int64_t>(table.data_rows()))
+        .boolean("truncated", s.truncate && !rows.empty());
     truth.file(f.done());
   }
   topics[e.topic] = state.size();
