@@ -174,20 +174,20 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
   FILE* g = std::fopen((o.out + "/" + changes_name).c_str(), "wb");
   if (!f || !g) throw std::runtime_error("cannot create the civil affairs scripts in " + dir);
   std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
+  CivilDate before{o.reference.year - 2, 6, 1};
+  CivilDate export_day = CivilDate::from_days_since_epoch(o.reference.days_since_epoch() - 30);
+  CivilDate change_from = CivilDate::from_days_since_epoch(export_day.days_since_epoch() + 1);
   std::fprintf(f,
                "-- %s民政局 最低生活保障/特困供养 业务库 (PostgreSQL)\n"
                "-- exported %s; load with: psql -v ON_ERROR_STOP=1 -f civil_affairs.sql\n"
                "SET client_encoding = 'UTF8';\nSET TIME ZONE 'Asia/Shanghai';\n",
-               c.county_name.c_str(), o.reference.to_string().c_str());
+               c.county_name.c_str(), export_day.to_string().c_str());
   std::fputs(kSchema, f);
   std::fputs(
       "-- changes made by the bureau after the initial load (apply after civil_affairs.sql):\n"
       "-- in-place updates (updated_at set), new rows, and hard deletes (data corrections)\n"
       "SET client_encoding = 'UTF8';\nSET TIME ZONE 'Asia/Shanghai';\nBEGIN;\n",
       g);
-  CivilDate before{o.reference.year - 2, 6, 1};
-  CivilDate export_day = CivilDate::from_days_since_epoch(o.reference.days_since_epoch() - 30);
-  CivilDate change_from = CivilDate::from_days_since_epoch(export_day.days_since_epoch() + 1);
   // States: initial and after the changes.
   std::map<std::string, std::string> hh_init, mem_init, tk_init, or_init;
   auto stored = [&](Truth& t, const std::string& source, const std::string& key, const StoredId& id,
@@ -248,10 +248,12 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
       int64_t amount = per_head * h.count;
       bool stopped = rng.chance(0.05);
       CivilDate approved{year, rng.range(1, 12), 1};
+      // Rows were last touched after their approval.
+      CivilDate touched_from = std::max(before, approved);
       CivilDate stopped_on =
           stopped ? CivilDate{2025, rng.range(1, 9), rng.range(1, 28)} : CivilDate{};
       std::string updated = d.insert_later ? stamp_between(rng, change_from, o.reference)
-                                           : stamp_between(rng, before, export_day);
+                                           : stamp_between(rng, touched_from, export_day);
       auto hh_json = [&](int64_t amt, bool stp, CivilDate stp_on, const std::string& upd) {
         Json j;
         j.str("household_id", d.hid).str("head_resident_id", head_clean).str("region_code", v.code);
@@ -291,7 +293,7 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
         static const char* kGrades[] = {"一级", "二级", "三级", "四级"};
         int grade = prng.chance(0.06) ? prng.range(0, 3) : -1;
         std::string upd = d.insert_later ? stamp_between(prng, change_from, o.reference)
-                                         : stamp_between(prng, before, export_day);
+                                         : stamp_between(prng, touched_from, export_day);
         std::string key = d.hid + "|" + id.text;
         auto mem_json = [&](const std::string& nm, const std::string& u2) {
           Json pj = person_min(p);
