@@ -435,11 +435,21 @@ void write_education(const County& c, const DefectPicker& picker, Truth& truth,
         char lno[32];
         std::snprintf(lno, sizeof lno, "L%s%012llu", o.division.c_str(),
                       static_cast<unsigned long long>(fixed.next() % 1000000000000ULL));
-        const School& school = c.schools[fixed.next() % c.schools.size()];
+        // A first-year pupil of a primary school.
+        const School* school_ptr = &c.schools[0];
+        for (size_t n = fixed.next() % c.schools.size(), i = 0; i < c.schools.size(); ++i) {
+          const School& candidate = c.schools[(n + i) % c.schools.size()];
+          if (candidate.stage == 2) {
+            school_ptr = &candidate;
+            break;
+          }
+        }
+        const School& school = *school_ptr;
         static const char* kStage[] = {"", "学前", "小学", "初中", "高中", "中职"};
         std::string name =
             std::string(fixed.chance(0.5) ? "李" : "王") + (fixed.chance(0.5) ? "安" : "宁");
-        CivilDate birth{2012 + fixed.range(0, 6), fixed.range(1, 12), fixed.range(1, 28)};
+        CivilDate birth = CivilDate::from_days_since_epoch(
+            CivilDate{roster_first.year - 7, 9, 1}.days_since_epoch() + fixed.range(0, 364));
         CivilDate stamp_day = CivilDate::from_days_since_epoch(roster_first.days_since_epoch() - 5);
         Cell upd = cst_stamp(stamp_day, fixed);
         const std::string& updated = upd.text;
