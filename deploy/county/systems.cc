@@ -227,6 +227,7 @@ void write_poverty(const County& c, const DefectPicker& picker, Truth& truth,
   std::filesystem::create_directories(dir);
   int n_months = static_cast<int>(c.months.size());
   std::vector<PovertyState> state(c.people.size());
+  std::vector<PovertyState> confirmed;
   int applied_last = -1;
   for (int k = 0; k < n_months; ++k) {
     bool partial = o.partial_snapshot && k == n_months - 1 && k > 0;
@@ -315,37 +316,43 @@ void write_poverty(const County& c, const DefectPicker& picker, Truth& truth,
     truth.file(f.done());
     if (partial) {
       truth.count_defect(Defect::kPartialSnapshot);
-      continue;  // held: the previous snapshot stays in force
+      confirmed.swap(next);  // the state should the operator confirm it
+      continue;              // held: the previous snapshot stays in force
     }
     state.swap(next);
     applied_last = k;
   }
-  // The final expected state.
-  std::map<std::string, std::string> out;
-  for (size_t pi = 0; pi < c.people.size(); ++pi) {
-    const PovertyState& s = state[pi];
-    if (s.value_month < 0) continue;
-    const Person& p = c.people[pi];
-    const Household& h = c.households[p.household];
-    const Village& v = c.villages[h.village];
-    HouseholdAttrs a = attrs_at(h, s.value_month);
-    Json place;
-    place.str("province", c.province).str("city", c.city).str("county", c.county_name);
-    place.str("township", c.townships[v.township].name).str("village", v.name);
-    Json hh;
-    hh.str("household_no", c.household_no(h)).str("division_code", v.code).obj("place", place);
-    hh.str("attribute", kAttributes[a.attribute]).str("main_cause", kCauses[a.cause]);
-    hh.str("household_type", a.type == 0 ? "脱贫户" : "监测户");
-    if (a.monitoring) hh.str("monitoring_type", kMonitoring[a.monitoring]);
-    if (a.risk) hh.boolean("risk_cleared", a.risk == 1);
-    hh.num("exit_year", a.exit_year);
-    Json m;
-    m.str("member_no", c.member_no(p)).obj("person", person_json(c, p, kSysPoverty, true));
-    m.str("relation", relation_label(p, true));
-    m.str("schooling", schooling_poverty(c, p, c.months[s.value_month]));
-    m.obj("household", hh).num("snapshot_month", c.months[s.since]);
-    out[c.household_no(h) + "|" + c.member_no(p)] = m.done();
-  }
+  // The expected state (and, after a held snapshot, the state once confirmed).
+  auto render = [&](const std::vector<PovertyState>& st) {
+    std::map<std::string, std::string> out;
+    for (size_t pi = 0; pi < c.people.size(); ++pi) {
+      const PovertyState& s = st[pi];
+      if (s.value_month < 0) continue;
+      const Person& p = c.people[pi];
+      const Household& h = c.households[p.household];
+      const Village& v = c.villages[h.village];
+      HouseholdAttrs a = attrs_at(h, s.value_month);
+      Json place;
+      place.str("province", c.province).str("city", c.city).str("county", c.county_name);
+      place.str("township", c.townships[v.township].name).str("village", v.name);
+      Json hh;
+      hh.str("household_no", c.household_no(h)).str("division_code", v.code).obj("place", place);
+      hh.str("attribute", kAttributes[a.attribute]).str("main_cause", kCauses[a.cause]);
+      hh.str("household_type", a.type == 0 ? "脱贫户" : "监测户");
+      if (a.monitoring) hh.str("monitoring_type", kMonitoring[a.monitoring]);
+      if (a.risk) hh.boolean("risk_cleared", a.risk == 1);
+      hh.num("exit_year", a.exit_year);
+      Json m;
+      m.str("member_no", c.member_no(p)).obj("person", person_json(c, p, kSysPoverty, true));
+      m.str("relation", relation_label(p, true));
+      m.str("schooling", schooling_poverty(c, p, c.months[s.value_month]));
+      m.obj("household", hh).num("snapshot_month", c.months[s.since]);
+      out[c.household_no(h) + "|" + c.member_no(p)] = m.done();
+    }
+    return out;
+  };
+  std::map<std::string, std::string> out = render(state);
+  if (!confirmed.empty()) truth.write_state("poverty.member.if_confirmed", render(confirmed));
   (void)applied_last;
   topics["poverty.member"] = out.size();
   truth.write_state("poverty.member", out);
