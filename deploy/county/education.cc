@@ -93,6 +93,13 @@ std::vector<Slot> plan_slots(const County& c, const DefectPicker& picker, uint64
   return slots;
 }
 
+// Dates written yyyymmdd (as some exports do) instead of yyyy-mm-dd.
+void compact_dates(std::vector<Cell>& cells) {
+  for (Cell& cell : cells)
+    if (cell.type == Cell::kDate && cell.text.size() == 10)
+      cell.text = cell.text.substr(0, 4) + cell.text.substr(5, 2) + cell.text.substr(8, 2);
+}
+
 // A file's column layout: the canonical columns in a shuffled order, with an
 // optional leading 序号 and trailing 备注.
 struct Layout {
@@ -234,11 +241,7 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
       std::string json;
       // Build once to learn the applicable kinds, then with the chosen defect.
       r.build(rows[k].second, Defect::kNone, probe, json, rng);
-      if (s.compact_dates) {
-        for (Cell& cell : probe.cells)
-          if (cell.type == Cell::kDate && cell.text.size() == 10)
-            cell.text = cell.text.substr(0, 4) + cell.text.substr(5, 2) + cell.text.substr(8, 2);
-      }
+      if (s.compact_dates) compact_dates(probe.cells);
       std::vector<Cell> canonical = probe.cells;
       RowPlan plan = probe;
       arrange(layout, canonical, plan, ++seq, "");
@@ -256,7 +259,9 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
         d = picker.pick(rng, kinds);
       }
       bool caller = d == Defect::kBirthDate || d == Defect::kFormula || d == Defect::kRefInvalid;
-      std::string note;
+      // 备注: mostly empty, sometimes a word, a comma inside quotes now and then.
+      static const char* kNotes[] = {"", "", "", "", "补录", "已核实", "转入", "已核实，待复核"};
+      std::string note = layout.note_col >= 0 ? kNotes[rng.range(0, 7)] : "";
       if (caller) {
         if (e.system_name == "aid" && d == Defect::kFormula) {
           note = kFormula;
@@ -264,12 +269,7 @@ void run_export(const County& c, const DefectPicker& picker, Truth& truth, const
           RowPlan again;
           json.clear();
           r.build(rows[k].second, d, again, json, rng);
-          if (s.compact_dates) {
-            for (Cell& cell : again.cells)
-              if (cell.type == Cell::kDate && cell.text.size() == 10)
-                cell.text =
-                    cell.text.substr(0, 4) + cell.text.substr(5, 2) + cell.text.substr(8, 2);
-          }
+          if (s.compact_dates) compact_dates(again.cells);
           canonical = again.cells;
           probe = again;
         }
