@@ -658,6 +658,8 @@ TEST(CountyGen, SameSeedSameBytesOtherSeedOtherBytes) {
   generate(c.path(), "--seed 12 " + args);
   auto ta = tree(a.path()), tb = tree(b.path()), tc = tree(c.path());
   ASSERT_GT(ta.size(), 20u);
+  EXPECT_GT(ta["fund/fund.sqlite-wal"].size(), 0u)
+      << "the ledger's newest transactions are in its WAL";
   ASSERT_EQ(ta.size(), tb.size());
   for (const auto& [name, bytes] : ta) {
     ASSERT_TRUE(tb.count(name)) << name;

@@ -60,14 +60,18 @@ int fixed_time64(sqlite3_vfs*, sqlite3_int64* now) {
 
 void register_vfs(uint64_t seed) {
   g_random_state = seed;
-  if (g_base) return;
+  if (g_base) {
+    sqlite3_randomness(0, nullptr);  // reseed from the fixed source
+    return;
+  }
   g_base = sqlite3_vfs_find(nullptr);
   g_vfs = *g_base;
   g_vfs.zName = "hutong_county_fixed";
   g_vfs.xRandomness = fixed_randomness;
   g_vfs.xCurrentTime = fixed_time;
   if (g_vfs.iVersion >= 2) g_vfs.xCurrentTimeInt64 = fixed_time64;
-  sqlite3_vfs_register(&g_vfs, 0);
+  sqlite3_vfs_register(&g_vfs, 1);  // the default: SQLite seeds its PRNG from it
+  sqlite3_randomness(0, nullptr);   // reseed now, from the fixed source
 }
 
 class Db {
@@ -172,61 +176,63 @@ void write_fund(const County& c, const DefectPicker& picker, Truth& truth,
   auto day_before = [&](Rng& rng, int max_days) {
     return CivilDate::from_days_since_epoch(ref.days_since_epoch() - rng.range(1, max_days));
   };
-  {
-    db.exec("BEGIN");
-    Stmt ins(db.get(),
-             "INSERT INTO donation (id, donor_name, donor_type, donor_credit_code, anonymous, "
-             "amount_fen, "
-             "received_on, restriction, receipt_no, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
-    for (size_t i = 1; i <= n_don; ++i) {
-      Rng rng(o.seed, kTagFund, i);
-      int type = rng.chance(0.5) ? 0 : rng.range(1, 3);
-      std::string name;
-      if (type == 0) {
-        const Person& p = c.people[rng.next() % c.people.size()];
-        name = c.name_in(p, kSysFund);
-      } else if (type == 1) {
-        name = c.villages[rng.next() % c.villages.size()].name.substr(0, 6) + "农业发展有限公司";
-      } else if (type == 2) {
-        static const char* kUnits[] = {"教育局", "财政局", "人民医院", "供电分公司"};
-        name = c.county_name + kUnits[rng.range(0, 3)];
-      } else {
-        name = c.county_name + "慈善协会";
-      }
-      std::string credit = type == 0 ? "" : credit_code(rng, o.division);
-      bool anonymous = type == 0 && rng.chance(0.1);
-      int64_t amount = static_cast<int64_t>(rng.range(1, 2000)) * 10000;
-      CivilDate received = day_before(rng, 600);
-      int restriction = rng.chance(0.5) ? 0 : rng.chance(0.5) ? -1 : rng.range(1, 2);
-      char receipt[32];
-      std::snprintf(receipt, sizeof receipt, "JJ%d%05zu", received.year, i);
-      std::string updated = stamp_on(received, rng);
-      ins.integer(1, static_cast<int64_t>(i)).text(2, name).text(3, kTypes[type]);
-      if (credit.empty())
-        ins.null(4);
-      else
-        ins.text(4, credit);
-      ins.integer(5, anonymous).integer(6, amount).text(7, received.to_string());
-      if (restriction < 0)
-        ins.null(8);
-      else
-        ins.text(8, kRestrictions[restriction]);
-      ins.text(9, receipt).text(10, updated).run();
-      if (restriction == 0) study_donations.push_back(static_cast<int64_t>(i));
-      Json j;
-      j.num("donation_id", static_cast<int64_t>(i))
-          .str("donor_name", name)
-          .str("donor_type", kTypes[type]);
-      j.str("donor_credit_code", credit).boolean("anonymous", anonymous).num("amount_fen", amount);
-      j.str("received_on", received.to_string())
-          .str("restriction", restriction < 0 ? "" : kRestrictions[restriction]);
-      j.str("receipt_no", receipt)
-          .str("updated_at", cst_to_utc_rfc3339(updated))
-          .boolean("wal_only", false);
-      donations[std::to_string(i)] = j.done();
+  Stmt don_ins(db.get(),
+               "INSERT INTO donation (id, donor_name, donor_type, donor_credit_code, anonymous, "
+               "amount_fen, "
+               "received_on, restriction, receipt_no, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+  // Donation `i`; the newest one is committed only in the WAL.
+  auto donation = [&](size_t i, bool wal) {
+    Stmt& ins = don_ins;
+    Rng rng(o.seed, kTagFund, i);
+    int type = rng.chance(0.5) ? 0 : rng.range(1, 3);
+    std::string name;
+    if (type == 0) {
+      const Person& p = c.people[rng.next() % c.people.size()];
+      name = c.name_in(p, kSysFund);
+    } else if (type == 1) {
+      name = c.villages[rng.next() % c.villages.size()].name.substr(0, 6) + "农业发展有限公司";
+    } else if (type == 2) {
+      static const char* kUnits[] = {"教育局", "财政局", "人民医院", "供电分公司"};
+      name = c.county_name + kUnits[rng.range(0, 3)];
+    } else {
+      name = c.county_name + "慈善协会";
     }
-    db.exec("COMMIT");
-  }
+    std::string credit = type == 0 ? "" : credit_code(rng, o.division);
+    bool anonymous = type == 0 && rng.chance(0.1);
+    int64_t amount = static_cast<int64_t>(rng.range(1, 2000)) * 10000;
+    CivilDate received = day_before(rng, 600);
+    int restriction = rng.chance(0.5) ? 0 : rng.chance(0.5) ? -1 : rng.range(1, 2);
+    char receipt[32];
+    std::snprintf(receipt, sizeof receipt, "JJ%d%05zu", received.year, i);
+    std::string updated = stamp_on(received, rng);
+    ins.integer(1, static_cast<int64_t>(i)).text(2, name).text(3, kTypes[type]);
+    if (credit.empty())
+      ins.null(4);
+    else
+      ins.text(4, credit);
+    ins.integer(5, anonymous).integer(6, amount).text(7, received.to_string());
+    if (restriction < 0)
+      ins.null(8);
+    else
+      ins.text(8, kRestrictions[restriction]);
+    ins.text(9, receipt).text(10, updated).run();
+    if (restriction == 0) study_donations.push_back(static_cast<int64_t>(i));
+    Json j;
+    j.num("donation_id", static_cast<int64_t>(i))
+        .str("donor_name", name)
+        .str("donor_type", kTypes[type]);
+    j.str("donor_credit_code", credit).boolean("anonymous", anonymous).num("amount_fen", amount);
+    j.str("received_on", received.to_string())
+        .str("restriction", restriction < 0 ? "" : kRestrictions[restriction]);
+    j.str("receipt_no", receipt)
+        .str("updated_at", cst_to_utc_rfc3339(updated))
+        .boolean("wal_only", wal);
+    donations[std::to_string(i)] = j.done();
+  };
+  db.exec("BEGIN");
+  for (size_t i = 1; i < n_don; ++i)
+    donation(i, false);
+  db.exec("COMMIT");
   // Grants to some students of eligible households.
   CivilDate term_start{ref.month >= 9 ? ref.year : ref.year - 1, 9, 1};
   std::vector<uint32_t> recipients;
@@ -373,6 +379,7 @@ void write_fund(const County& c, const DefectPicker& picker, Truth& truth,
   // Everything so far goes into the main file; what follows stays in the WAL.
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   db.exec("BEGIN");
+  donation(n_don, true);
   for (size_t gi = main_part; gi < recipients.size(); ++gi)
     grant(gi, true);
   db.exec("COMMIT");
