@@ -69,8 +69,31 @@ bool CsvRecords::next(CsvRecord& record) {
   return false;
 }
 
+// trim_spaces, skipped when the ends cannot be blanks: a blank starts with a
+// byte <= 0x20, C2 (NBSP), E2 (U+200B), E3 (U+3000) or EF (U+FEFF), and ends
+// with a byte <= 0x20, A0, 8B, 80 or BF.
+std::string_view trim(std::string_view cell) {
+  if (cell.empty()) return cell;
+  auto front = static_cast<unsigned char>(cell.front());
+  auto back = static_cast<unsigned char>(cell.back());
+  bool maybe_front = front <= 0x20 || front == 0xC2 || front == 0xE2 || front == 0xE3 ||
+                     front == 0xEF;
+  bool maybe_back =
+      back <= 0x20 || back == 0xA0 || back == 0x8B || back == 0x80 || back == 0xBF;
+  return maybe_front || maybe_back ? domain::trim_spaces(cell) : cell;
+}
+
 void split_cells(std::string& text, std::vector<std::string_view>& cells) {
   cells.clear();
+  if (std::memchr(text.data(), '"', text.size()) == nullptr) {  // nothing to unquote
+    std::string_view rest(text);
+    for (;;) {
+      size_t comma = rest.find(',');
+      cells.push_back(trim(rest.substr(0, comma)));
+      if (comma == std::string_view::npos) return;
+      rest.remove_prefix(comma + 1);
+    }
+  }
   char* s = text.data();
   size_t n = text.size();
   size_t r = 0;  // read index
@@ -79,7 +102,7 @@ void split_cells(std::string& text, std::vector<std::string_view>& cells) {
   bool quoted = false;
   bool cell_start = true;
   auto finish = [&] {
-    cells.push_back(domain::trim_spaces(std::string_view(s + start, w - start)));
+    cells.push_back(trim(std::string_view(s + start, w - start)));
   };
   while (r < n) {
     char ch = s[r];

@@ -64,6 +64,11 @@ std::optional<std::string> read_file(const fs::path& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return std::nullopt;
   std::string bytes;
+  std::error_code ec;
+  uintmax_t size = fs::file_size(path, ec);
+  if (!ec) bytes.resize(size);  // read in one piece; a file that grows meanwhile is read on
+  size_t have = std::fread(bytes.data(), 1, bytes.size(), f);
+  bytes.resize(have);
   char buffer[1 << 16];
   size_t n;
   while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0)

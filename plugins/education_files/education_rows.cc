@@ -342,7 +342,7 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
   } else {
     domain::ResidentId id;
     if (!resident_id(c[kRId], reference, "身份证件号", out, id)) return;
-    student.set_resident_id(std::string(id.number()));
+    set_text(student.mutable_resident_id(), id.number());
     out.key.assign(id.number());
   }
   set_text(r.mutable_national_student_number(), c[kRNsn].text);
@@ -376,7 +376,7 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
   // A reference (rule 6): normalized when possible, never a reason to reject.
   if (!c[kRGuardianId].text.empty() && c[kRGuardianId].kind == CellKind::kText) {
     Result<domain::ResidentId> g = domain::normalize_resident_id(c[kRGuardianId].text, reference);
-    if (g) guardian.set_resident_id(std::string(g->number()));
+    if (g) set_text(guardian.mutable_resident_id(), g->number());
   }
   set_text(guardian.mutable_phone(), c[kRPhone].text);
   if (!c[kRUpdated].text.empty()) {
@@ -403,7 +403,7 @@ void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
   domain::ResidentId id;
   if (!resident_id(c[kAId], reference, "身份证件号", out, id)) return;
   hutong::v1::Person& student = *a.mutable_student();
-  student.set_resident_id(std::string(id.number()));
+  set_text(student.mutable_resident_id(), id.number());
   student.set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
   set_text(student.mutable_name(), c[kAName].text);
   set_text(a.mutable_batch_no(), c[kABatch].text);
@@ -450,7 +450,7 @@ void RowBuilder::pairing(const Cell* c, CivilDate reference, BuiltRow& out) {
   domain::ResidentId id;
   if (!resident_id(c[kPId], reference, "学生身份证件号", out, id)) return;
   hutong::v1::Person& student = *p.mutable_student();
-  student.set_resident_id(std::string(id.number()));
+  set_text(student.mutable_resident_id(), id.number());
   student.set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
   set_text(student.mutable_name(), c[kPName].text);
   set_text(p.mutable_teacher_staff_no(), c[kPStaffNo].text);

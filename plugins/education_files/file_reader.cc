@@ -2,6 +2,7 @@
 #include "file_reader.h"
 
 #include <cstring>
+#include <algorithm>
 #include <functional>
 
 namespace hutong::education {
@@ -19,6 +20,32 @@ std::string column_name(uint32_t column) {
 }
 
 }  // namespace
+
+bool RowHashes::insert(uint64_t hash) {
+  if (hash == 0) hash = 1;
+  if ((size_ + 1) * 2 > slots_.size()) {
+    std::vector<uint64_t> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(1024, old.size() * 2), 0);
+    size_ = 0;
+    for (uint64_t h : old) {
+      if (h != 0) insert(h);
+    }
+  }
+  size_t mask = slots_.size() - 1;
+  for (size_t i = (hash * 0x9E3779B97F4A7C15ull) >> 20 & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == hash) return false;
+    if (slots_[i] == 0) {
+      slots_[i] = hash;
+      ++size_;
+      return true;
+    }
+  }
+}
+
+void RowHashes::clear() {
+  slots_.clear();
+  size_ = 0;
+}
 
 FileReader::FileReader(const FileName& name, std::string path, std::string_view bytes)
     : name_(name), path_(std::move(path)), bytes_(bytes), builder_(name.kind) {}
@@ -135,7 +162,7 @@ bool FileReader::next_csv(RowResult& row, domain::CivilDate reference, bool find
   row.offset = record.offset;
   row.original = record.bytes;
   row.encoding = domain::encoding_name(decoder_->file_encoding());
-  if (find_repeats && !seen_.insert(row_hash(record.bytes)).second) {
+  if (find_repeats && !seen_.insert(row_hash(record.bytes))) {
     row.type = RowResult::kDuplicate;
     return true;
   }
@@ -191,7 +218,7 @@ bool FileReader::next_xlsx(RowResult& row, domain::CivilDate reference, bool fin
     original_ += cell.text;
   }
   row.original = original_;
-  if (find_repeats && !seen_.insert(row_hash(original_)).second) {
+  if (find_repeats && !seen_.insert(row_hash(original_))) {
     row.type = RowResult::kDuplicate;
     return true;
   }

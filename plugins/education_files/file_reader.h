@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "csv_reader.h"
@@ -22,6 +21,19 @@ namespace hutong::education {
 
 inline constexpr std::string_view kRowCellCount = "row.cell_count";
 inline constexpr std::string_view kRowTruncated = "row.truncated";
+
+// A set of 64-bit row hashes: open addressing in one array (a file's rows
+// cost no allocation each).
+class RowHashes {
+ public:
+  // False when `hash` was there already.
+  bool insert(uint64_t hash);
+  void clear();
+
+ private:
+  std::vector<uint64_t> slots_;  // 0 marks an empty slot (hash 0 is stored as 1)
+  size_t size_ = 0;
+};
 
 struct RowResult {
   enum Type { kRecord, kRejected, kDuplicate } type = kRecord;
@@ -75,7 +87,7 @@ class FileReader {
   uint64_t last_number_ = 0;
   uint64_t last_offset_ = 0;
   size_t header_count_ = 0;
-  std::unordered_set<uint64_t> seen_;  // hashes of the rows read so far
+  RowHashes seen_;  // hashes of the rows read so far
   std::vector<Cell> by_field_;
   BuiltRow built_;
 
