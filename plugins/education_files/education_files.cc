@@ -347,6 +347,7 @@ class EducationFiles : public hutong::sdk::Source {
     Status s = reader_->open();
     if (s) s = reader_->resume(current_->number, current_->offset);
     if (!s) throw Failure("source.changed", name.file() + ": " + s.to_string());
+    host_.info("resuming " + name.file() + " after row " + std::to_string(current_->number));
     return true;
   }
 

@@ -19,6 +19,19 @@ std::string column_name(uint32_t column) {
   return out;
 }
 
+// An XLSX row as text for the quarantine and for finding repeats: its cells
+// as "A=value" joined by tabs (the row number is kept beside it).
+std::string_view xlsx_original(const XlsxRow& row, std::string& out) {
+  out.clear();
+  for (const XlsxCell& cell : row.cells) {
+    if (!out.empty()) out += '\t';
+    out += column_name(cell.column);
+    out += '=';
+    out += cell.text;
+  }
+  return out;
+}
+
 }  // namespace
 
 bool RowHashes::insert(uint64_t hash) {
@@ -109,12 +122,7 @@ Status FileReader::resume(uint64_t number, uint64_t offset) {
         pending_ = true;
         break;
       }
-      original_.clear();
-      for (const XlsxCell& cell : xrow_.cells) {
-        if (!original_.empty()) original_ += '\t';
-        original_ += column_name(cell.column) + std::to_string(xrow_.number) + "=" + cell.text;
-      }
-      seen_.insert(row_hash(original_));
+      seen_.insert(row_hash(xlsx_original(xrow_, original_)));
       last_number_ = xrow_.number;
     }
     last_number_ = number;
@@ -209,15 +217,7 @@ bool FileReader::next_xlsx(RowResult& row, domain::CivilDate reference, bool fin
   row.number = xrow_.number;
   row.offset = xrow_.offset;
   row.encoding = "UTF-8";
-  original_.clear();
-  for (const XlsxCell& cell : xrow_.cells) {
-    if (!original_.empty()) original_ += '\t';
-    original_ += column_name(cell.column);
-    original_ += std::to_string(xrow_.number);
-    original_ += '=';
-    original_ += cell.text;
-  }
-  row.original = original_;
+  row.original = xlsx_original(xrow_, original_);
   if (find_repeats && !seen_.insert(row_hash(original_))) {
     row.type = RowResult::kDuplicate;
     return true;

@@ -40,7 +40,7 @@ struct RowResult {
   uint64_t number = 0;        // 1-based row (the header is 1)
   uint64_t offset = 0;        // CSV: of the row in the file; XLSX: of <row> in the sheet XML
   bool stray = false;         // a CSV row in the file's minority encoding (a repair)
-  std::string_view original;  // the row as read (CSV: its bytes; XLSX: A2=…<TAB>B2=…)
+  std::string_view original;  // the row as read (CSV: its bytes; XLSX: A=…<TAB>B=…)
   std::string_view encoding;
   const BuiltRow* built = nullptr;  // kRecord and kRejected
 };
