@@ -38,7 +38,8 @@ const std::string kSamples = std::string(HUTONG_SOURCE_DIR) + "/tests/data/educa
 
 std::string config(const std::string& dir, const std::string& drop, int batch_records = 512,
                    int poll_ms = 20) {
-  return "hub:\n  data_dir: " + dir + "/data\nconnectors:\n  - name: edu\n"
+  return "hub:\n  data_dir: " + dir +
+         "/data\nconnectors:\n  - name: edu\n"
          "    plugin: education_files\n    poll_interval_ms: " +
          std::to_string(poll_ms) + "\n    batch_records: " + std::to_string(batch_records) +
          "\n    restart_backoff_ms: 20\n    max_backoff_ms: 100\n    settings:\n      folder: " +
@@ -100,20 +101,66 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-const std::vector<std::string> kRosterColumns = {
-    "全国学籍号", "姓名",     "性别",     "身份证件类型", "身份证件号",         "出生日期",
-    "民族",       "学校标识码", "学校名称", "学段",         "年级",               "班级",
-    "学籍状态",   "是否住宿", "户籍所在地行政区划", "监护人姓名", "监护人身份证件号",
-    "联系电话",   "更新时间"};
+const std::vector<std::string> kRosterColumns = {"全国学籍号",
+                                                 "姓名",
+                                                 "性别",
+                                                 "身份证件类型",
+                                                 "身份证件号",
+                                                 "出生日期",
+                                                 "民族",
+                                                 "学校标识码",
+                                                 "学校名称",
+                                                 "学段",
+                                                 "年级",
+                                                 "班级",
+                                                 "学籍状态",
+                                                 "是否住宿",
+                                                 "户籍所在地行政区划",
+                                                 "监护人姓名",
+                                                 "监护人身份证件号",
+                                                 "联系电话",
+                                                 "更新时间"};
 enum RosterColumn {
-  kNsn, kName, kSex, kIdType, kId, kBirth, kEthnicity, kSchoolCode, kSchoolName, kStage,
-  kGrade, kClass, kStatus, kBoarding, kHukou, kGuardianName, kGuardianId, kPhone, kUpdated
+  kNsn,
+  kName,
+  kSex,
+  kIdType,
+  kId,
+  kBirth,
+  kEthnicity,
+  kSchoolCode,
+  kSchoolName,
+  kStage,
+  kGrade,
+  kClass,
+  kStatus,
+  kBoarding,
+  kHukou,
+  kGuardianName,
+  kGuardianId,
+  kPhone,
+  kUpdated
 };
 
 std::vector<std::string> roster_row(const std::string& id, const std::string& name) {
-  return {"G" + id, name, "男", "居民身份证", id, "2015-03-01", "汉族", "2161002320",
-          "大荔县城关街道中心小学", "小学", "三年级", "三年级(2)班", "在读", "否",
-          "610523001002", "张大山", resident_id_with_check("61052319800101123"), "13912345678",
+  return {"G" + id,
+          name,
+          "男",
+          "居民身份证",
+          id,
+          "2015-03-01",
+          "汉族",
+          "2161002320",
+          "大荔县城关街道中心小学",
+          "小学",
+          "三年级",
+          "三年级(2)班",
+          "在读",
+          "否",
+          "610523001002",
+          "张大山",
+          resident_id_with_check("61052319800101123"),
+          "13912345678",
           "2025-09-01 08:00:00"};
 }
 
@@ -330,9 +377,9 @@ TEST(EducationFiles, EveryCsvDefect) {
   write_file(drop + "/学籍名册_20250901.csv", bytes);
 
   // Aid, UTF-8 with a BOM, another column order, extra columns.
-  std::vector<std::string> aid_header = {"序号", "发放状态", "金额(元)", "身份证件号", "姓名",
-                                         "发放批次号", "资助项目", "学年", "学期", "学校标识码",
-                                         "发放日期", "备注"};
+  std::vector<std::string> aid_header = {"序号", "发放状态",   "金额(元)", "身份证件号",
+                                         "姓名", "发放批次号", "资助项目", "学年",
+                                         "学期", "学校标识码", "发放日期", "备注"};
   auto aid_line = [&](int n, const std::string& id, const std::string& amount,
                       const std::string& paid) {
     return csv_line({std::to_string(n), "已发放", amount, id, "王小明", "B00" + std::to_string(n),
@@ -346,9 +393,9 @@ TEST(EducationFiles, EveryCsvDefect) {
                  aid_line(4, wrong, "86", "2025-09-01") + "\r\n");
 
   // Pairing, GB18030: formula-looking free text, a lower-case x.
-  std::vector<std::string> pairing_header = {"教师工号", "教师姓名", "学校标识码",
+  std::vector<std::string> pairing_header = {"教师工号",       "教师姓名", "学校标识码",
                                              "学生身份证件号", "学生姓名", "结对日期",
-                                             "解除日期", "帮扶措施", "最近走访日期"};
+                                             "解除日期",       "帮扶措施", "最近走访日期"};
   const std::string injection = "=HYPERLINK(\"http://evil.invalid\",\"点击\")";
   write_file(drop + "/结对帮扶台账_20250903.csv",
              gb(csv_line(pairing_header) + "\r\n" +
@@ -362,8 +409,8 @@ TEST(EducationFiles, EveryCsvDefect) {
   // A roster without its 身份证件号 column; an empty aid file; a header-only pairing file.
   std::vector<std::string> short_header(kRosterColumns.begin(), kRosterColumns.end());
   short_header.erase(short_header.begin() + kId);
-  write_file(drop + "/学籍名册_20250904.csv", gb(csv_line(short_header) + "\r\n" +
-                                                     "G" + sid(20) + ",某某\r\n"));
+  write_file(drop + "/学籍名册_20250904.csv",
+             gb(csv_line(short_header) + "\r\n" + "G" + sid(20) + ",某某\r\n"));
   write_file(drop + "/资助发放_20250905.csv", "");
   write_file(drop + "/结对帮扶台账_20250906.csv", gb(csv_line(pairing_header) + "\r\n"));
 
@@ -416,8 +463,7 @@ TEST(EducationFiles, EveryCsvDefect) {
   EXPECT_EQ(roster[sid(1)].student().name(), "王小明");
   EXPECT_EQ(roster[sid(1)].school_name(), "大荔县城关街道中心小学");
   EXPECT_EQ(roster[sid(1)].status(), hutong::v1::ENROLLMENT_STATUS_ENROLLED);
-  EXPECT_EQ(roster[sid(1)].guardian().resident_id(),
-            resident_id_with_check("61052319800101123"));
+  EXPECT_EQ(roster[sid(1)].guardian().resident_id(), resident_id_with_check("61052319800101123"));
   // 2025-09-01 08:00:00 China Standard Time is midnight UTC.
   EXPECT_EQ(roster[sid(1)].updated_at().seconds(), 1756684800);
   EXPECT_EQ(roster[sid(8)].student().birth_date().year(), 2016) << "the birth date as stated";
@@ -478,7 +524,9 @@ struct XlsxBook {
     datetime_format = workbook_add_format(book);
     format_set_num_format(datetime_format, "yyyy/m/d h:mm:ss");
   }
-  void text(int row, int col, const std::string& s) { worksheet_write_string(sheet, row, col, s.c_str(), nullptr); }
+  void text(int row, int col, const std::string& s) {
+    worksheet_write_string(sheet, row, col, s.c_str(), nullptr);
+  }
   void number(int row, int col, double v) { worksheet_write_number(sheet, row, col, v, nullptr); }
   void date(int row, int col, int y, int m, int d, lxw_format* format, int h = 0, int mi = 0,
             double s = 0) {
@@ -590,8 +638,8 @@ TEST(EducationFiles, XlsxWorkbooks) {
     book.date(1, 8, 2025, 9, 20, book.builtin_date);
     book.row(2, {"B1", sid(2), "钱七", "2161002320", "营养改善计划", "2025-2026", "秋季学期",
                  "1,250.00", "2025/9/1", "待发放"});
-    book.row(3, {"B1", sid(3), "孙八", "2161002320", "营养改善计划", "2025-2026", "秋季学期",
-                 "", "2025-09-01", "已发放"});
+    book.row(3, {"B1", sid(3), "孙八", "2161002320", "营养改善计划", "2025-2026", "秋季学期", "",
+                 "2025-09-01", "已发放"});
     book.number(3, 7, 86);
     book.close();
   }
@@ -610,12 +658,13 @@ TEST(EducationFiles, XlsxWorkbooks) {
   // Hand-made: a sheet whose XML breaks off; and a valid one with a number ID.
   std::string pairing_header;
   const char* columns[] = {"教师工号", "教师姓名", "学校标识码", "学生身份证件号", "学生姓名",
-                           "结对日期", "解除日期", "帮扶措施", "最近走访日期"};
+                           "结对日期", "解除日期", "帮扶措施",   "最近走访日期"};
   for (int c = 0; c < 9; ++c)
     pairing_header += inline_cell(std::string(1, static_cast<char>('A' + c)) + "1", columns[c]);
   const std::string sheet_head =
       "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
-      "<sheetData><row r=\"1\">" + pairing_header + "</row>";
+      "<sheetData><row r=\"1\">" +
+      pairing_header + "</row>";
   handmade_xlsx(drop + "/结对帮扶台账_20250904.xlsx",
                 sheet_head + "<row r=\"2\">" + inline_cell("A2", "JS1") + "<c r=\"B2\"");
   handmade_xlsx(drop + "/结对帮扶台账_20250905.xlsx",
@@ -623,8 +672,8 @@ TEST(EducationFiles, XlsxWorkbooks) {
                     inline_cell("B2", "许凯") + inline_cell("D2", sid(1)) +
                     inline_cell("F2", "2025-02-01") + inline_cell("H2", "扶学&amp;扶志") +
                     "</row><row r=\"3\">" + inline_cell("A3", "JS1") +
-                    "<c r=\"D3\"><v>6.1052320150301E+17</v></c>" +
-                    inline_cell("F3", "2025-02-01") + "</row></sheetData></worksheet>");
+                    "<c r=\"D3\"><v>6.1052320150301E+17</v></c>" + inline_cell("F3", "2025-02-01") +
+                    "</row></sheetData></worksheet>");
 
   HubProcess hub(dir.path(), config(dir.path(), drop));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
@@ -698,18 +747,21 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
   const std::string b = sid(2);
   write_file(drop + "/学籍名册_20251010.csv",
              roster_file_bytes({with_status(roster_row(a, "王小明"), "休学")}));
-  write_file(drop + "/学籍名册_20251001.csv",
-             roster_file_bytes({with_status(roster_row(a, "王小明"), "在读"),
-                                roster_row(b, "李四")}));
+  write_file(
+      drop + "/学籍名册_20251001.csv",
+      roster_file_bytes({with_status(roster_row(a, "王小明"), "在读"), roster_row(b, "李四")}));
+  // An empty file dated later: reported, and no reason to hold files dated before it.
+  write_file(drop + "/学籍名册_20251201.csv", "");
   // Not deliveries: a temporary name, a dotfile, partial uploads, another date form.
-  for (const char* name : {"学籍名册_20251030.csv.part", ".学籍名册_20251030.csv",
-                           "学籍名册_20251030.tmp", "学籍名册_202510.csv", "学籍名册_20251332.csv",
-                           "notes.txt"}) {
-    write_file(drop + "/" + name, roster_file_bytes({with_status(roster_row(a, "王小明"), "死亡")}));
+  for (const char* name :
+       {"学籍名册_20251030.csv.part", ".学籍名册_20251030.csv", "学籍名册_20251030.tmp",
+        "学籍名册_202510.csv", "学籍名册_20251332.csv", "notes.txt"}) {
+    write_file(drop + "/" + name,
+               roster_file_bytes({with_status(roster_row(a, "王小明"), "死亡")}));
   }
   HubProcess hub(dir.path(), config(dir.path(), drop));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
-  ASSERT_TRUE(wait_processed(hub, 2)) << hub.status().dump() << hub.log();
+  ASSERT_TRUE(wait_processed(hub, 3)) << hub.status().dump() << hub.log();
   auto roster = records<hutong::v1::StudentEnrollment>(hub.data_dir(), "education.enrollment");
   EXPECT_EQ(roster[a].status(), hutong::v1::ENROLLMENT_STATUS_SUSPENDED) << "20251010 applies last";
   EXPECT_TRUE(roster.contains(b));
@@ -719,7 +771,7 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
              roster_file_bytes({with_status(roster_row(a, "王小明"), "辍学")}));
   // The 20251010 content again under a later name: a re-delivery.
   fs::copy_file(drop + "/学籍名册_20251010.csv", drop + "/学籍名册_20251020.csv");
-  ASSERT_TRUE(wait_processed(hub, 4)) << hub.status().dump() << hub.log();
+  ASSERT_TRUE(wait_processed(hub, 5)) << hub.status().dump() << hub.log();
   auto q = quarantine(hub.data_dir());
   ASSERT_TRUE(q.contains("edu|学籍名册_20251005.csv|0")) << describe(q);
   EXPECT_EQ(q["edu|学籍名册_20251005.csv|0"].reason_code(), "file.out_of_order");
@@ -736,11 +788,12 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
   EXPECT_EQ(position.find("20251332"), std::string::npos) << position;
 
   // Restarted: nothing is read again.
-  size_t journaled = hutong::testing::journal_sequence(hub.data_dir(), "education.enrollment").size();
+  size_t journaled =
+      hutong::testing::journal_sequence(hub.data_dir(), "education.enrollment").size();
   hub.kill(SIGKILL);
   hub.start();
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
-  ASSERT_TRUE(wait_processed(hub, 4)) << hub.log();
+  ASSERT_TRUE(wait_processed(hub, 5)) << hub.log();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(hutong::testing::journal_sequence(hub.data_dir(), "education.enrollment").size(),
             journaled);
@@ -758,8 +811,9 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
   wrong.back() = wrong.back() == '1' ? '2' : '1';
   write_file(drop + "/学籍名册_20251101.csv",
              roster_file_bytes({roster_row(sid(3), "赵六"), roster_row(wrong, "李四")}));
-  ASSERT_TRUE(wait_processed(hub, 5)) << hub.log();
+  ASSERT_TRUE(wait_processed(hub, 6)) << hub.log();
   q = quarantine(hub.data_dir());
+  EXPECT_FALSE(q.contains("edu|学籍名册_20251101.csv|0")) << "not held: " << describe(q);
   ASSERT_TRUE(q.contains("edu|学籍名册_20251101.csv|3")) << describe(q);
   EXPECT_EQ(q["edu|学籍名册_20251101.csv|3"].reason_code(), "id.checksum");
   // Still wrong: rejected again, so it stays. (The CLI's exit status is not
@@ -767,9 +821,9 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
   // duplicate rejection, which the CLI reports as having left quarantine.)
   hub.cli("quarantine replay 'edu|学籍名册_20251101.csv|3'");
   EXPECT_TRUE(quarantine(hub.data_dir()).contains("edu|学籍名册_20251101.csv|3"));
-  write_file(drop + "/学籍名册_20251101.csv",
-             roster_file_bytes({roster_row(sid(3), "赵六"),
-                                with_status(roster_row(b, "李四"), "转出")}));
+  write_file(
+      drop + "/学籍名册_20251101.csv",
+      roster_file_bytes({roster_row(sid(3), "赵六"), with_status(roster_row(b, "李四"), "转出")}));
   replay = hub.cli("quarantine replay 'edu|学籍名册_20251101.csv|3'");
   EXPECT_EQ(replay.exit_code, 0) << replay.out;
   EXPECT_FALSE(quarantine(hub.data_dir()).contains("edu|学籍名册_20251101.csv|3"));
@@ -796,8 +850,9 @@ TEST(EducationFiles, HubKillsWhileReadingChangeNothing) {
       write_file(drop + "/学籍名册_2025090" + std::to_string(f + 1) + ".csv",
                  roster_file_bytes(rows));
     }
-    std::string aid = std::string(hutong::domain::kUtf8Bom) +
-                      "发放批次号,身份证件号,姓名,学校标识码,资助项目,学年,学期,金额(元),发放日期,发放状态\r\n";
+    std::string aid =
+        std::string(hutong::domain::kUtf8Bom) +
+        "发放批次号,身份证件号,姓名,学校标识码,资助项目,学年,学期,金额(元),发放日期,发放状态\r\n";
     for (int n = 0; n < 150; ++n) {
       aid += "B" + std::to_string(n % 3) + "," + (n % 23 == 4 ? std::string("bad") : sid(n)) +
              ",学生,2161002320,营养改善计划,2025-2026,秋季学期,\"1,0" + std::to_string(n % 10) +
@@ -855,7 +910,8 @@ TEST(EducationFiles, HubKillsWhileReadingChangeNothing) {
   auto killed = run(12);
   for (size_t t = 0; t < reference.size(); ++t) {
     EXPECT_EQ(killed[t].size(), reference[t].size()) << "topic " << t;
-    EXPECT_TRUE(killed[t] == reference[t]) << "topic " << t << " differs from the uninterrupted run";
+    EXPECT_TRUE(killed[t] == reference[t])
+        << "topic " << t << " differs from the uninterrupted run";
   }
 }
 

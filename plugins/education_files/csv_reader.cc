@@ -76,10 +76,9 @@ std::string_view trim(std::string_view cell) {
   if (cell.empty()) return cell;
   auto front = static_cast<unsigned char>(cell.front());
   auto back = static_cast<unsigned char>(cell.back());
-  bool maybe_front = front <= 0x20 || front == 0xC2 || front == 0xE2 || front == 0xE3 ||
-                     front == 0xEF;
-  bool maybe_back =
-      back <= 0x20 || back == 0xA0 || back == 0x8B || back == 0x80 || back == 0xBF;
+  bool maybe_front =
+      front <= 0x20 || front == 0xC2 || front == 0xE2 || front == 0xE3 || front == 0xEF;
+  bool maybe_back = back <= 0x20 || back == 0xA0 || back == 0x8B || back == 0x80 || back == 0xBF;
   return maybe_front || maybe_back ? domain::trim_spaces(cell) : cell;
 }
 
@@ -101,9 +100,7 @@ void split_cells(std::string& text, std::vector<std::string_view>& cells) {
   size_t start = 0;
   bool quoted = false;
   bool cell_start = true;
-  auto finish = [&] {
-    cells.push_back(trim(std::string_view(s + start, w - start)));
-  };
+  auto finish = [&] { cells.push_back(trim(std::string_view(s + start, w - start))); };
   while (r < n) {
     char ch = s[r];
     if (quoted) {

@@ -89,7 +89,8 @@ class EducationFiles : public hutong::sdk::Source {
   // The position: "v1;<current>;<done>" where <current> is "-" or
   // "<code>:<hash>:<row>:<offset>" (the file being read, the row it stopped
   // after and, for CSV, the byte offset past that row) and <done> lists the
-  // processed files as "<code>:<hash>" separated by commas. A code is the
+  // processed files as "<code>:<hash>:<a|n>" separated by commas (a: its rows
+  // were applied; n: it was only reported). A code is the
   // file's date, kind letter and format letter (20251019Rc); a hash is the
   // first 16 hex digits of the file's SHA-256.
   void start(std::string_view position) override {
@@ -114,8 +115,11 @@ class EducationFiles : public hutong::sdk::Source {
     if (!parts[2].empty()) {
       for (std::string_view entry : split(parts[2], ',')) {
         std::vector<std::string_view> d = split(entry, ':');
-        if (d.size() != 2 || !hutong::education::parse_file_code(d[0])) throw bad();
-        done_[std::string(d[0])] = std::string(d[1]);
+        if (d.size() != 3 || !hutong::education::parse_file_code(d[0]) ||
+            (d[2] != "a" && d[2] != "n")) {
+          throw bad();
+        }
+        done_[std::string(d[0])] = Done{std::string(d[1]), d[2] == "a"};
       }
     }
   }
@@ -220,21 +224,23 @@ class EducationFiles : public hutong::sdk::Source {
     }
     position += ';';
     bool first = true;
-    for (const auto& [code, hash] : done_) {
+    for (const auto& [code, done] : done_) {
       if (!first) position += ',';
       first = false;
-      position += code + ":" + hash;
+      position += code + ":" + done.hash + (done.applied ? ":a" : ":n");
     }
     out.position(position);
   }
 
-  // The latest file of `kind` processed (or being read): later ones apply in order.
+  // The latest file of `kind` whose rows were applied (files reported without
+  // effect do not count): an earlier-dated file arriving now is out of order.
   std::string watermark(hutong::education::Kind kind) const {
     std::string mark;
-    for (const auto& [code, hash] : done_) {
+    for (const auto& [code, done] : done_) {
       auto name = hutong::education::parse_file_code(code);
-      if (name && name->kind == kind) mark = std::max(mark, code);
+      if (done.applied && name && name->kind == kind) mark = std::max(mark, code);
     }
+    if (current_ && current_->name.kind == kind) mark = std::max(mark, current_->name.code());
     return mark;
   }
 
@@ -272,7 +278,7 @@ class EducationFiles : public hutong::sdk::Source {
     }
     std::string hash = sha256_hex(*bytes);
     std::string short_hash = hash.substr(0, 16);
-    auto processed = [&](std::string code) { done_[std::move(code)] = short_hash; };
+    auto processed = [&](std::string code) { done_[std::move(code)] = Done{short_hash, false}; };
     if (std::string mark = watermark(name.kind); name.code() < mark) {
       reject_file(out, name, *bytes, "file.out_of_order",
                   "dated before " + hutong::education::parse_file_code(mark)->file() +
@@ -288,9 +294,9 @@ class EducationFiles : public hutong::sdk::Source {
       processed(name.code());
       return true;
     }
-    for (const auto& [code, done_hash] : done_) {
+    for (const auto& [code, done] : done_) {
       auto earlier = hutong::education::parse_file_code(code);
-      if (earlier && earlier->kind == name.kind && done_hash == short_hash) {
+      if (earlier && earlier->kind == name.kind && done.hash == short_hash) {
         host_.warn(name.file() + " has the same content as " + earlier->file() +
                    ": a re-delivery, no effect");
         reject_file(out, name, *bytes, "file.redelivered",
@@ -338,7 +344,7 @@ class EducationFiles : public hutong::sdk::Source {
       host_.warn(message);
       reject_file(out, name, bytes ? *bytes : std::string(), hutong::education::kFileUnreadable,
                   message);
-      done_[name.code()] = current_->hash;
+      done_[name.code()] = Done{current_->hash, true};
       current_.reset();
       return false;
     }
@@ -362,7 +368,8 @@ class EducationFiles : public hutong::sdk::Source {
     } else {
       host_.info(name.file() + " applied (" + std::to_string(current_->number) + " rows)");
     }
-    done_[name.code()] = current_->hash;
+    bool applied = reader_->status() && current_->number != reader_->header_number();
+    done_[name.code()] = Done{current_->hash, applied};
     current_.reset();
     reader_.reset();
     bytes_.clear();
@@ -423,7 +430,11 @@ class EducationFiles : public hutong::sdk::Source {
   hutong::sdk::Host host_;
   std::string folder_;
   int64_t batch_rows_;
-  std::map<std::string, std::string> done_;  // processed files: code -> hash
+  struct Done {
+    std::string hash;
+    bool applied = false;  // its rows were read (not only reported)
+  };
+  std::map<std::string, Done> done_;  // processed files, by code
   std::optional<Current> current_;
   std::string bytes_;  // the current file
   std::unique_ptr<FileReader> reader_;

@@ -1,8 +1,8 @@
 // education_files: one delivered file, row by row (see file_reader.h).
 #include "file_reader.h"
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 namespace hutong::education {
