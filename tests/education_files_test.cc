@@ -216,7 +216,12 @@ std::string describe(const std::map<std::string, hutong::v1::QuarantinedRow>& q)
   return out;
 }
 
-// ---------------------------------------------------------------------------
+// The reason a row (0: the whole file) is quarantined for, or "(not quarantined)".
+std::string reason_of(const std::map<std::string, hutong::v1::QuarantinedRow>& q,
+                      const std::string& file, int row) {
+  auto it = q.find("edu|" + file + "|" + std::to_string(row));
+  return it == q.end() ? std::string("(not quarantined)") : it->second.reason_code();
+}
 
 TEST(EducationFiles, SampleDeliveries) {
   hutong::journal::testing::TempDir dir;
@@ -419,10 +424,7 @@ TEST(EducationFiles, EveryCsvDefect) {
   ASSERT_TRUE(wait_processed(hub, 6)) << hub.status().dump() << hub.log();
 
   auto q = quarantine(hub.data_dir());
-  auto reason = [&](const std::string& file, int row) {
-    auto it = q.find("edu|" + file + "|" + std::to_string(row));
-    return it == q.end() ? std::string("(not quarantined)") : it->second.reason_code();
-  };
+  auto reason = [&](const std::string& file, int row) { return reason_of(q, file, row); };
   const std::string roster_file = "学籍名册_20250901.csv";
   EXPECT_EQ(reason(roster_file, checksum), "id.checksum");
   EXPECT_EQ(reason(roster_file, fewer_cells), "row.cell_count");
@@ -680,10 +682,7 @@ TEST(EducationFiles, XlsxWorkbooks) {
   ASSERT_TRUE(wait_processed(hub, 5)) << hub.status().dump() << hub.log();
 
   auto q = quarantine(hub.data_dir());
-  auto reason = [&](const std::string& file, int row) {
-    auto it = q.find("edu|" + file + "|" + std::to_string(row));
-    return it == q.end() ? std::string("(not quarantined)") : it->second.reason_code();
-  };
+  auto reason = [&](const std::string& file, int row) { return reason_of(q, file, row); };
   const std::string roster_file = "学籍名册_20250901.xlsx";
   EXPECT_EQ(reason(roster_file, 3), "id.scientific") << describe(q);
   EXPECT_NE(q["edu|" + roster_file + "|3"].message().find("spreadsheet cell holds the ID"),

@@ -113,33 +113,11 @@ class Labels {
   std::vector<std::pair<std::string, int>> entries_;
 };
 
-const Labels& sex_labels() {
-  static const Labels labels(hutong::v1::Sex_descriptor());
-  return labels;
-}
-const Labels& id_type_labels() {
-  static const Labels labels(hutong::v1::IdType_descriptor());
-  return labels;
-}
-const Labels& stage_labels() {
-  static const Labels labels(hutong::v1::SchoolStage_descriptor());
-  return labels;
-}
-const Labels& enrollment_status_labels() {
-  static const Labels labels(hutong::v1::EnrollmentStatus_descriptor());
-  return labels;
-}
-const Labels& programme_labels() {
-  static const Labels labels(hutong::v1::AidProgramme_descriptor());
-  return labels;
-}
-const Labels& aid_status_labels() {
-  static const Labels labels(hutong::v1::AidStatus_descriptor());
-  return labels;
-}
-const Labels& season_labels() {
-  static const Labels labels(hutong::v1::TermSeason_descriptor());
-  return labels;
+// The labels of one enumeration, read from its descriptor once.
+template <const google::protobuf::EnumDescriptor* (*Descriptor)()>
+const Labels& labels() {
+  static const Labels instance(Descriptor());
+  return instance;
 }
 
 void reject(BuiltRow& out, std::string_view reason, std::string message, std::string_view field) {
@@ -166,6 +144,26 @@ bool resident_id(const Cell& cell, CivilDate reference, std::string_view field, 
   return true;
 }
 
+void set_text(std::string* target, std::string_view text) {
+  target->assign(text.data(), text.size());
+}
+
+// The student a record is about, by resident ID (which must be usable) and name.
+bool subject(const Cell& id_cell, const Cell& name, CivilDate reference, std::string_view field,
+             BuiltRow& out, domain::ResidentId& id, hutong::v1::Person& person) {
+  if (!resident_id(id_cell, reference, field, out, id)) return false;
+  set_text(person.mutable_resident_id(), id.number());
+  person.set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
+  set_text(person.mutable_name(), name.text);
+  return true;
+}
+
+void accept(const google::protobuf::MessageLite& record, BuiltRow& out) {
+  out.payload.clear();
+  record.AppendToString(&out.payload);
+  out.ok = true;
+}
+
 void set_date(const CivilDate& date, hutong::v1::Date& out) {
   out.set_year(date.year);
   out.set_month(date.month);
@@ -185,14 +183,6 @@ bool date(const Cell& cell, std::string_view field, BuiltRow& out, hutong::v1::D
   }
   set_date(*d, *target);
   return true;
-}
-
-std::string_view text_of(const Cell& cell) {
-  return cell.text;
-}
-
-void set_text(std::string* target, std::string_view text) {
-  target->assign(text.data(), text.size());
 }
 
 // 一年级 .. 九年级 -> 1..9, 高一 .. 高三 -> 10..12.
@@ -323,7 +313,7 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
   hutong::v1::StudentEnrollment& r = enrollment_;
   r.Clear();
   hutong::v1::Person& student = *r.mutable_student();
-  int id_type = id_type_labels()(c[kRIdType].text);
+  int id_type = labels<hutong::v1::IdType_descriptor>()(c[kRIdType].text);
   student.set_id_type(static_cast<hutong::v1::IdType>(id_type));
   if (id_type == 0 && !c[kRIdType].text.empty())
     set_text(student.mutable_id_type_text(), c[kRIdType].text);
@@ -347,20 +337,20 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
   }
   set_text(r.mutable_national_student_number(), c[kRNsn].text);
   set_text(student.mutable_name(), c[kRName].text);
-  int sex = sex_labels()(c[kRSex].text);
+  int sex = labels<hutong::v1::Sex_descriptor>()(c[kRSex].text);
   student.set_sex(static_cast<hutong::v1::Sex>(sex));
   if (sex == 0 && !c[kRSex].text.empty()) set_text(student.mutable_sex_text(), c[kRSex].text);
   if (!date(c[kRBirth], "出生日期", out, student.mutable_birth_date())) return;
   set_text(student.mutable_ethnicity(), c[kREthnicity].text);
   set_text(r.mutable_school_code(), c[kRSchoolCode].text);
   set_text(r.mutable_school_name(), c[kRSchoolName].text);
-  int stage = stage_labels()(c[kRStage].text);
+  int stage = labels<hutong::v1::SchoolStage_descriptor>()(c[kRStage].text);
   r.set_stage(static_cast<hutong::v1::SchoolStage>(stage));
   if (stage == 0 && !c[kRStage].text.empty()) set_text(r.mutable_stage_text(), c[kRStage].text);
   set_text(r.mutable_grade(), c[kRGrade].text);
   r.set_grade_year(grade_year(c[kRGrade].text));
   set_text(r.mutable_class_name(), c[kRClass].text);
-  int status = enrollment_status_labels()(c[kRStatus].text);
+  int status = labels<hutong::v1::EnrollmentStatus_descriptor>()(c[kRStatus].text);
   r.set_status(static_cast<hutong::v1::EnrollmentStatus>(status));
   if (status == 0 && !c[kRStatus].text.empty()) set_text(r.mutable_status_text(), c[kRStatus].text);
   if (c[kRBoarding].text == "是") r.set_boarding(true);
@@ -392,30 +382,24 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
     r.mutable_updated_at()->set_seconds(t->date.days_since_epoch() * 86400 + t->hour * 3600 +
                                         t->minute * 60 + t->second - 8 * 3600);
   }
-  out.payload.clear();
-  r.AppendToString(&out.payload);
-  out.ok = true;
+  accept(r, out);
 }
 
 void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
   hutong::v1::AidDisbursement& a = aid_;
   a.Clear();
   domain::ResidentId id;
-  if (!resident_id(c[kAId], reference, "身份证件号", out, id)) return;
-  hutong::v1::Person& student = *a.mutable_student();
-  set_text(student.mutable_resident_id(), id.number());
-  student.set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
-  set_text(student.mutable_name(), c[kAName].text);
+  if (!subject(c[kAId], c[kAName], reference, "身份证件号", out, id, *a.mutable_student())) return;
   set_text(a.mutable_batch_no(), c[kABatch].text);
   set_text(a.mutable_school_code(), c[kASchoolCode].text);
-  int programme = programme_labels()(c[kAProgramme].text);
+  int programme = labels<hutong::v1::AidProgramme_descriptor>()(c[kAProgramme].text);
   a.set_programme(static_cast<hutong::v1::AidProgramme>(programme));
   if (programme == 0) set_text(a.mutable_programme_text(), c[kAProgramme].text);
   hutong::v1::SchoolTerm& term = *a.mutable_term();
   int year = school_year(c[kAYear].text);
   term.set_school_year_start(year);
   if (year == 0) set_text(term.mutable_school_year_text(), c[kAYear].text);
-  int season = season_labels()(c[kATerm].text);
+  int season = labels<hutong::v1::TermSeason_descriptor>()(c[kATerm].text);
   term.set_season(static_cast<hutong::v1::TermSeason>(season));
   if (season == 0) set_text(term.mutable_season_text(), c[kATerm].text);
   const Cell& amount = c[kAAmount];
@@ -430,7 +414,7 @@ void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
   }
   a.set_amount_fen(*fen);
   if (!date(c[kAPaidOn], "发放日期", out, a.mutable_paid_on())) return;
-  int status = aid_status_labels()(c[kAStatus].text);
+  int status = labels<hutong::v1::AidStatus_descriptor>()(c[kAStatus].text);
   a.set_status(static_cast<hutong::v1::AidStatus>(status));
   if (status == 0) set_text(a.mutable_status_text(), c[kAStatus].text);
   // (发放批次号, normalized ID, 资助项目)
@@ -439,20 +423,16 @@ void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
   out.key.append(id.number());
   out.key += '|';
   out.key.append(c[kAProgramme].text);
-  out.payload.clear();
-  a.AppendToString(&out.payload);
-  out.ok = true;
+  accept(a, out);
 }
 
 void RowBuilder::pairing(const Cell* c, CivilDate reference, BuiltRow& out) {
   hutong::v1::TeacherPairing& p = pairing_;
   p.Clear();
   domain::ResidentId id;
-  if (!resident_id(c[kPId], reference, "学生身份证件号", out, id)) return;
-  hutong::v1::Person& student = *p.mutable_student();
-  set_text(student.mutable_resident_id(), id.number());
-  student.set_id_type(hutong::v1::ID_TYPE_RESIDENT_ID);
-  set_text(student.mutable_name(), c[kPName].text);
+  if (!subject(c[kPId], c[kPName], reference, "学生身份证件号", out, id, *p.mutable_student())) {
+    return;
+  }
   set_text(p.mutable_teacher_staff_no(), c[kPStaffNo].text);
   if (!c[kPTeacherName].text.empty()) p.set_teacher_name(normalized_name(c[kPTeacherName].text));
   set_text(p.mutable_school_code(), c[kPSchoolCode].text);
@@ -460,15 +440,13 @@ void RowBuilder::pairing(const Cell* c, CivilDate reference, BuiltRow& out) {
   if (!date(c[kPEndedOn], "解除日期", out, p.mutable_ended_on())) return;
   // Free text, kept verbatim (a formula-looking cell too: it is neutralized
   // only when written back to a spreadsheet).
-  set_text(p.mutable_measures(), text_of(c[kPMeasures]));
+  set_text(p.mutable_measures(), c[kPMeasures].text);
   if (!date(c[kPLastVisit], "最近走访日期", out, p.mutable_last_visit_on())) return;
   // (教师工号, normalized student ID)
   out.key.assign(c[kPStaffNo].text);
   out.key += '|';
   out.key.append(id.number());
-  out.payload.clear();
-  p.AppendToString(&out.payload);
-  out.ok = true;
+  accept(p, out);
 }
 
 }  // namespace hutong::education
