@@ -55,6 +55,14 @@ bool RowHashes::insert(uint64_t hash) {
   }
 }
 
+void RowHashes::reserve(size_t count) {
+  if (size_ != 0) return;
+  size_t slots = 1024;
+  while (slots < count * 2)
+    slots *= 2;
+  if (slots > slots_.size()) slots_.assign(slots, 0);
+}
+
 void RowHashes::clear() {
   slots_.clear();
   size_ = 0;
@@ -109,6 +117,8 @@ Status FileReader::open() {
   if (Status s = builder_.map_header(cells_); !s) return status_ = s;
   last_number_ = header_number_;
   last_offset_ = header_end_;
+  // About as many rows as header lengths fit in the file (rows are rarely shorter).
+  seen_.reserve(std::min<size_t>(bytes_.size() / std::max<size_t>(header_end_, 64), 1 << 24));
   return status_;
 }
 

@@ -28,6 +28,8 @@ class RowHashes {
  public:
   // False when `hash` was there already.
   bool insert(uint64_t hash);
+  // Room for about `count` hashes without growing.
+  void reserve(size_t count);
   void clear();
 
  private:
