@@ -364,6 +364,11 @@ TEST(EducationFiles, EveryCsvDefect) {
   auto formula_row = roster_row(sid(15), "尤三");
   formula_row[kSchoolName] = "=HYPERLINK(\"http://example.invalid\",\"点我\")";
   const int formula = add(formula_row);
+  const int traditional = add(roster_row(sid(18), "葉曦嫣"));
+  const std::string permit = resident_id_with_check("81000020150301123");
+  auto permit_row = roster_row(permit, "陈港生");
+  permit_row[kIdType] = "港澳台居民居住证";
+  const int residence_permit = add(permit_row);
   lines.push_back(csv_line(reorder(roster_row(sid(16), "许四"), order)));
   const int undecodable = static_cast<int>(lines.size()) + 1;
   raw[undecodable] = lines.back().replace(lines.back().find("许四"), 6, "\xFF\xFE\xFF");
@@ -437,7 +442,7 @@ TEST(EducationFiles, EveryCsvDefect) {
   EXPECT_EQ(reason(roster_file, undecodable), "row.encoding");
   EXPECT_EQ(reason(roster_file, truncated), "row.truncated");
   for (int row : {good, lower, full, legacy, spaced, stray, repeated, birth_disagrees, no_id,
-                  slash_dates, bad_guardian, quoted, formula}) {
+                  slash_dates, bad_guardian, quoted, formula, traditional, residence_permit}) {
     EXPECT_EQ(reason(roster_file, row), "(not quarantined)") << "row " << row;
   }
   // Rejected rows keep their original bytes, encoding, row and offset.
@@ -480,6 +485,11 @@ TEST(EducationFiles, EveryCsvDefect) {
   EXPECT_EQ(roster[sid(13)].guardian().resident_id(), "");
   EXPECT_EQ(roster[sid(14)].class_name(), "三年级\"2\"班,\r\n实验");
   EXPECT_EQ(roster[sid(15)].school_name(), formula_row[kSchoolName]) << "kept verbatim";
+  // A traditional-character name is kept as written; the hub folds its matching key.
+  EXPECT_EQ(roster[sid(18)].student().name(), "葉曦嫣");
+  EXPECT_EQ(roster[sid(18)].student().name_match_key(), "叶曦嫣");
+  ASSERT_TRUE(roster.contains(permit)) << "港澳台居民居住证 numbers validate the same way";
+  EXPECT_EQ(roster[permit].student().id_type(), hutong::v1::ID_TYPE_HMT_RESIDENCE_PERMIT);
   // A repeated row and a stray UTF-8 row are repairs.
   EXPECT_EQ(hub.status()["edu"]["repaired"], 2) << hub.status().dump();
 
