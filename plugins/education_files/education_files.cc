@@ -366,7 +366,8 @@ class EducationFiles : public hutong::sdk::Source {
       reject_file(out, name, bytes_, "file.header_only",
                   "the file holds only its header row: no effect");
     } else {
-      host_.info(name.file() + " applied (" + std::to_string(current_->number) + " rows)");
+      host_.info(name.file() + " read to its end (row " + std::to_string(current_->number) +
+                 "; the header is row " + std::to_string(reader_->header_number()) + ")");
     }
     bool applied = reader_->status() && current_->number != reader_->header_number();
     done_[name.code()] = Done{current_->hash, applied};
