@@ -838,6 +838,16 @@ TEST(EducationFiles, OrderRedeliveryAndReplay) {
   EXPECT_FALSE(quarantine(hub.data_dir()).contains("edu|学籍名册_20251101.csv|3"));
   roster = records<hutong::v1::StudentEnrollment>(hub.data_dir(), "education.enrollment");
   EXPECT_EQ(roster[b].status(), hutong::v1::ENROLLMENT_STATUS_TRANSFERRED_OUT);
+
+  // The content of the file held as out of order, delivered again under a
+  // later name: it was never applied in order, so this is no re-delivery.
+  fs::copy_file(drop + "/学籍名册_20251005.csv", drop + "/学籍名册_20251220.csv");
+  ASSERT_TRUE(wait_processed(hub, 7)) << hub.log();
+  EXPECT_FALSE(quarantine(hub.data_dir()).contains("edu|学籍名册_20251220.csv|0"));
+  position = hub.status()["edu"]["last_position"];
+  EXPECT_NE(position.find("20251220Rc:"), std::string::npos) << position;
+  // <date><kind><format>:<16 hex digits of SHA-256>:a
+  EXPECT_TRUE(position.substr(position.find("20251220Rc:"), 29).ends_with(":a")) << position;
 }
 
 // A folder of several deliveries (CSV in both encodings, XLSX, defects,

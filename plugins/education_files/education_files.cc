@@ -294,9 +294,11 @@ class EducationFiles : public hutong::sdk::Source {
       processed(name.code());
       return true;
     }
+    // The same content as an applied file (one only reported, e.g. held as
+    // out of order, has changed nothing yet, so its content still applies).
     for (const auto& [code, done] : done_) {
       auto earlier = hutong::education::parse_file_code(code);
-      if (earlier && earlier->kind == name.kind && done.hash == short_hash) {
+      if (done.applied && earlier && earlier->kind == name.kind && done.hash == short_hash) {
         host_.warn(name.file() + " has the same content as " + earlier->file() +
                    ": a re-delivery, no effect");
         reject_file(out, name, *bytes, "file.redelivered",
