@@ -44,8 +44,8 @@ const hutong_config_key kKeys[] = {
 };
 
 // Whole files are kept in quarantine up to this size; bigger ones by their head.
-constexpr size_t kWholeFileLimit = 256 * 1024;
-constexpr size_t kFileHeadLimit = 64 * 1024;
+constexpr size_t kWholeFileLimit = size_t{256} * 1024;
+constexpr size_t kFileHeadLimit = size_t{64} * 1024;
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -379,8 +379,9 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
       return;
     }
     // The roster system's clock is China Standard Time (UTC+8).
-    r.mutable_updated_at()->set_seconds(t->date.days_since_epoch() * 86400 + t->hour * 3600 +
-                                        t->minute * 60 + t->second - 8 * 3600);
+    int64_t seconds_of_day = int64_t{t->hour} * 3600 + int64_t{t->minute} * 60 + t->second;
+    r.mutable_updated_at()->set_seconds(t->date.days_since_epoch() * 86400 + seconds_of_day -
+                                        int64_t{8} * 3600);
   }
   accept(r, out);
 }

@@ -12,7 +12,7 @@
 namespace hutong::education {
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = size_t{64} * 1024;
 
 // The local part of an element or attribute name ("x:sheet" -> "sheet").
 std::string_view local(const char* name) {
