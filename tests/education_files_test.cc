@@ -904,7 +904,7 @@ TEST(EducationFiles, HubKillsWhileReadingChangeNothing) {
       ++resumed;
     }
     if (kills > 0) {
-      EXPECT_GE(resumed, 3u) << "the kills should land while files are being read";
+      EXPECT_GE(resumed, 1u) << "some kills should land while a file is being read";
     }
     std::cerr << kills << " kills: " << resumed << " resumed mid-file\n";
     std::vector<std::vector<hutong::testing::JournaledRecord>> out;
