@@ -169,7 +169,7 @@ class EducationFiles : public hutong::sdk::Source {
           "replay.source_missing",
           "cannot read " + path.string() + ": the file must stay in the folder to be replayed");
     }
-    FileReader reader(*name, path.string(), *bytes);
+    FileReader reader(*name, *bytes);
     if (Status s = reader.open(); !s) {
       reject_file(out, *name, *bytes, s.code(), s.message());
       return;
@@ -309,7 +309,7 @@ class EducationFiles : public hutong::sdk::Source {
       }
     }
     bytes_ = std::move(*bytes);
-    reader_ = std::make_unique<FileReader>(name, path.string(), bytes_);
+    reader_ = std::make_unique<FileReader>(name, bytes_);
     Status opened = reader_->open();
     if (!opened || !reader_->has_header()) {
       std::string_view code = opened ? "file.empty" : opened.code();
@@ -351,7 +351,7 @@ class EducationFiles : public hutong::sdk::Source {
       return false;
     }
     bytes_ = std::move(*bytes);
-    reader_ = std::make_unique<FileReader>(name, path.string(), bytes_);
+    reader_ = std::make_unique<FileReader>(name, bytes_);
     Status s = reader_->open();
     if (s) s = reader_->resume(current_->number, current_->offset);
     if (!s) throw Failure("source.changed", name.file() + ": " + s.to_string());

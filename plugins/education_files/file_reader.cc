@@ -68,8 +68,8 @@ void RowHashes::clear() {
   size_ = 0;
 }
 
-FileReader::FileReader(const FileName& name, std::string path, std::string_view bytes)
-    : name_(name), path_(std::move(path)), bytes_(bytes), builder_(name.kind) {}
+FileReader::FileReader(const FileName& name, std::string_view bytes)
+    : name_(name), bytes_(bytes), builder_(name.kind) {}
 
 FileReader::~FileReader() = default;
 
@@ -80,14 +80,14 @@ Status FileReader::open() {
     // whole rather than half applied.
     {
       XlsxReader check;
-      if (Status s = check.open(path_); !s) return status_ = s;
+      if (Status s = check.open(bytes_); !s) return status_ = s;
       XlsxRow row;
       while (check.next_row(row)) {
       }
       if (!check.status()) return status_ = check.status();
     }
     sheet_ = std::make_unique<XlsxReader>();
-    if (Status s = sheet_->open(path_); !s) return status_ = s;
+    if (Status s = sheet_->open(bytes_); !s) return status_ = s;
     if (!sheet_->next_row(xrow_)) return status_ = sheet_->status();
     header_number_ = xrow_.number;
     header_count_ = xrow_.cells.back().column + 1;

@@ -49,8 +49,8 @@ struct RowResult {
 
 class FileReader {
  public:
-  // `bytes` is the whole file, `path` where it is (XLSX is read from there).
-  FileReader(const FileName& name, std::string path, std::string_view bytes);
+  // `bytes` is the whole file; it must outlive the reader.
+  FileReader(const FileName& name, std::string_view bytes);
   ~FileReader();
 
   // Checks the file can be read (file.unreadable) and maps its header
@@ -80,7 +80,6 @@ class FileReader {
   void reject(RowResult& row, std::string_view reason, std::string message);
 
   FileName name_;
-  std::string path_;
   std::string_view bytes_;
   RowBuilder builder_;
   Status status_;

@@ -302,19 +302,23 @@ struct XlsxReader::Impl {
 XlsxReader::XlsxReader() = default;
 XlsxReader::~XlsxReader() = default;
 
-Status XlsxReader::open(const std::string& path) {
+Status XlsxReader::open(std::string_view bytes) {
   impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
-  int code = 0;
-  m.archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  if (source) {
+    m.archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+    if (!m.archive) zip_source_free(source);
+  }
   if (!m.archive) {
-    zip_error_t error;
-    zip_error_init_with_code(&error, code);
     status_ = Status(kFileUnreadable, "not a readable XLSX workbook (zip): " +
                                           std::string(zip_error_strerror(&error)));
     zip_error_fini(&error);
     return status_;
   }
+  zip_error_fini(&error);
   // The first sheet: workbook.xml names it, its relationships locate it.
   Result<std::string> workbook = m.read_entry("xl/workbook.xml", true);
   if (!workbook) return status_ = workbook.status();

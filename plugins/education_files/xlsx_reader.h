@@ -40,10 +40,10 @@ class XlsxReader {
   XlsxReader(const XlsxReader&) = delete;
   XlsxReader& operator=(const XlsxReader&) = delete;
 
-  // Opens the workbook and reads its shared strings and styles; the first
-  // sheet is then read by next_row(). file.unreadable when the file is not a
-  // readable workbook.
-  Status open(const std::string& path);
+  // Opens the workbook (the file's bytes, which must outlive the reader) and
+  // reads its shared strings and styles; the first sheet is then read by
+  // next_row(). file.unreadable when the bytes are not a readable workbook.
+  Status open(std::string_view workbook);
   // The next row with at least one cell; false at the end of the sheet or on
   // an error (then status() says what).
   bool next_row(XlsxRow& row);
