@@ -2,6 +2,7 @@
 #include "education_rows.h"
 
 #include <cstdlib>
+#include <tuple>
 #include <utility>
 
 #include "domain/amount.h"
@@ -158,6 +159,32 @@ bool subject(const Cell& id_cell, const Cell& name, CivilDate reference, std::st
   return true;
 }
 
+// Clears a record for the next row. Clear() on a proto3 record deletes its
+// sub-messages (and their strings' buffers); the sub-messages every row sets
+// are taken out first, cleared in place and put back, so a row allocates
+// nothing for them.
+template <typename Record, typename Sub>
+struct Kept {
+  Sub* (Record::*release)();
+  void (Record::*set_allocated)(Sub*);
+};
+template <typename Record, typename... Subs>
+void clear_keeping(Record& record, Kept<Record, Subs>... kept) {
+  auto taken = std::make_tuple((record.*kept.release)()...);
+  record.Clear();
+  std::apply(
+      [&](auto*... sub) {
+        (
+            [&](auto* one, auto setter) {
+              if (one == nullptr) return;
+              one->Clear();
+              (record.*setter)(one);
+            }(sub, kept.set_allocated),
+            ...);
+      },
+      taken);
+}
+
 void accept(const google::protobuf::MessageLite& record, BuiltRow& out) {
   out.payload.clear();
   record.AppendToString(&out.payload);
@@ -310,8 +337,14 @@ void RowBuilder::build(const Cell* cells, CivilDate reference, BuiltRow& out) {
 }
 
 void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
+  using hutong::v1::StudentEnrollment;
   hutong::v1::StudentEnrollment& r = enrollment_;
-  r.Clear();
+  clear_keeping(
+      r,
+      Kept<StudentEnrollment, hutong::v1::Person>{&StudentEnrollment::release_student,
+                                                  &StudentEnrollment::set_allocated_student},
+      Kept<StudentEnrollment, hutong::v1::Guardian>{&StudentEnrollment::release_guardian,
+                                                    &StudentEnrollment::set_allocated_guardian});
   hutong::v1::Person& student = *r.mutable_student();
   int id_type = labels<hutong::v1::IdType_descriptor>()(c[kRIdType].text);
   student.set_id_type(static_cast<hutong::v1::IdType>(id_type));
@@ -387,8 +420,15 @@ void RowBuilder::roster(const Cell* c, CivilDate reference, BuiltRow& out) {
 }
 
 void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
+  using hutong::v1::AidDisbursement;
   hutong::v1::AidDisbursement& a = aid_;
-  a.Clear();
+  clear_keeping(a,
+                Kept<AidDisbursement, hutong::v1::Person>{&AidDisbursement::release_student,
+                                                          &AidDisbursement::set_allocated_student},
+                Kept<AidDisbursement, hutong::v1::SchoolTerm>{&AidDisbursement::release_term,
+                                                              &AidDisbursement::set_allocated_term},
+                Kept<AidDisbursement, hutong::v1::Date>{&AidDisbursement::release_paid_on,
+                                                        &AidDisbursement::set_allocated_paid_on});
   domain::ResidentId id;
   if (!subject(c[kAId], c[kAName], reference, "身份证件号", out, id, *a.mutable_student())) return;
   set_text(a.mutable_batch_no(), c[kABatch].text);
@@ -428,8 +468,18 @@ void RowBuilder::aid(const Cell* c, CivilDate reference, BuiltRow& out) {
 }
 
 void RowBuilder::pairing(const Cell* c, CivilDate reference, BuiltRow& out) {
+  using hutong::v1::TeacherPairing;
   hutong::v1::TeacherPairing& p = pairing_;
-  p.Clear();
+  clear_keeping(
+      p,
+      Kept<TeacherPairing, hutong::v1::Person>{&TeacherPairing::release_student,
+                                               &TeacherPairing::set_allocated_student},
+      Kept<TeacherPairing, hutong::v1::Date>{&TeacherPairing::release_paired_on,
+                                             &TeacherPairing::set_allocated_paired_on},
+      Kept<TeacherPairing, hutong::v1::Date>{&TeacherPairing::release_ended_on,
+                                             &TeacherPairing::set_allocated_ended_on},
+      Kept<TeacherPairing, hutong::v1::Date>{&TeacherPairing::release_last_visit_on,
+                                             &TeacherPairing::set_allocated_last_visit_on});
   domain::ResidentId id;
   if (!subject(c[kPId], c[kPName], reference, "学生身份证件号", out, id, *p.mutable_student())) {
     return;
