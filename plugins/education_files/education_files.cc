@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -379,32 +380,46 @@ class EducationFiles : public hutong::sdk::Source {
     bytes_.shrink_to_fit();
   }
 
+  // The file's name, built once per file rather than once per row.
+  const std::string& file_of(const FileName& name) {
+    if (name.kind != named_.kind || name.date != named_.date || name.xlsx != named_.xlsx ||
+        named_file_.empty()) {
+      named_ = name;
+      named_file_ = name.file();
+    }
+    return named_file_;
+  }
+
   void emit_row(hutong::sdk::Emitter& out, const FileName& name, const RowResult& row) {
+    const std::string& file = file_of(name);
     if (row.stray) {
-      out.repaired(name.file() + " row " + std::to_string(row.number) +
-                   ": read as UTF-8 in a GB18030 file");
+      out.repaired(file + " row " + std::to_string(row.number) + ": read as " +
+                   std::string(row.encoding) + ", unlike the rest of the file");
     }
     switch (row.type) {
       case RowResult::kDuplicate:
-        out.repaired(name.file() + " row " + std::to_string(row.number) +
+        out.repaired(file + " row " + std::to_string(row.number) +
                      " repeats an earlier row: collapsed");
         return;
-      case RowResult::kRecord:
-        location_ = name.file();
+      case RowResult::kRecord: {
+        location_.assign(file);
         location_ += " row ";
-        location_ += std::to_string(row.number);
+        char number[24];
+        auto end = std::to_chars(number, number + sizeof number, row.number).ptr;
+        location_.append(number, end);
         out.upsert_bytes(hutong::education::topic_of(name.kind), row.built->key, row.built->payload,
                          location_);
         return;
+      }
       case RowResult::kRejected: {
         hutong::sdk::RejectedRow r;
-        r.source_name = name.file();
+        r.source_name = file;
         r.row_number = row.number;
         r.byte_offset = row.offset;
         r.original = std::string(row.original);
         r.original_encoding = std::string(row.encoding);
         r.reason_code = std::string(row.built->reason);
-        r.message = name.file() + " row " + std::to_string(row.number) + ": " + row.built->message;
+        r.message = file + " row " + std::to_string(row.number) + ": " + row.built->message;
         r.field = row.built->field;
         r.intended_topic = std::string(hutong::education::topic_of(name.kind));
         out.reject(r);
@@ -442,6 +457,8 @@ class EducationFiles : public hutong::sdk::Source {
   std::string bytes_;  // the current file
   std::unique_ptr<FileReader> reader_;
   std::string location_;
+  FileName named_;  // file_of()'s last file
+  std::string named_file_;
 };
 
 }  // namespace
