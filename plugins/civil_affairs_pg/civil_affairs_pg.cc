@@ -308,8 +308,7 @@ Converted member(const Row& row) {
       [&](auto& t) { m.set_relation_text(t); });
   set_enum<hutong::v1::DisabilityGrade>(
       hutong::v1::DisabilityGrade_descriptor(), row.text("disability_grade"),
-      [&](auto v) { m.set_disability_grade(v); },
-      [&](auto& t) { m.set_disability_grade_text(t); });
+      [&](auto v) { m.set_disability_grade(v); }, [&](auto& t) { m.set_disability_grade_text(t); });
   set_timestamp(row.us, *m.mutable_updated_at());
   return accepted(m);
 }
@@ -326,8 +325,8 @@ Converted tekun(const Row& row) {
       hutong::v1::SelfCareAbility_descriptor(), row.text("self_care"),
       [&](auto v) { t.set_self_care(v); }, [&](auto& s) { t.set_self_care_text(s); });
   set_enum<hutong::v1::RegisterStatus>(
-      hutong::v1::RegisterStatus_descriptor(), row.text("status"),
-      [&](auto v) { t.set_status(v); }, [&](auto& s) { t.set_status_text(s); });
+      hutong::v1::RegisterStatus_descriptor(), row.text("status"), [&](auto v) { t.set_status(v); },
+      [&](auto& s) { t.set_status_text(s); });
   set_timestamp(row.us, *t.mutable_updated_at());
   return accepted(t);
 }
@@ -342,8 +341,8 @@ Converted orphan(const Row& row) {
   o.set_guardian_resident_id(reference_id(row, "guardian_id_no"));
   o.set_region_code(trim_spaces(row.text("region_code")));
   set_enum<hutong::v1::RegisterStatus>(
-      hutong::v1::RegisterStatus_descriptor(), row.text("status"),
-      [&](auto v) { o.set_status(v); }, [&](auto& s) { o.set_status_text(s); });
+      hutong::v1::RegisterStatus_descriptor(), row.text("status"), [&](auto v) { o.set_status(v); },
+      [&](auto& s) { o.set_status_text(s); });
   set_timestamp(row.us, *o.mutable_updated_at());
   return accepted(o);
 }
@@ -377,10 +376,12 @@ class CivilAffairsPg : public hutong::sdk::Source {
         reconcile_interval_(settings.milliseconds("reconcile_interval")),
         state_file_(settings.string("state_file")) {
     if (state_file_.empty()) {
-      throw Failure(kConfig, "state_file is required: the connector's private file of published "
-                             "keys, for finding hard deletes");
+      throw Failure(kConfig,
+                    "state_file is required: the connector's private file of published "
+                    "keys, for finding hard deletes");
     }
-    for (const TableSpec& spec : table_specs()) tables_.push_back({&spec, {}, {}, {}});
+    for (const TableSpec& spec : table_specs())
+      tables_.push_back({&spec, {}, {}, {}});
   }
 
   // The position: "r=<pass>;<table>=<µs>,<k1>,<k2>;..." (escaped).
@@ -399,8 +400,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
         std::vector<std::string> fields = split(value, ',');
         if (fields.size() != 3) throw Failure("position.invalid", "bad position " + text);
         for (TableState& t : tables_) {
-          if (name == t.spec->name) t.mark = {true, std::stoll(fields[0]), unescape(fields[1]),
-                                              unescape(fields[2])};
+          if (name == t.spec->name)
+            t.mark = {true, std::stoll(fields[0]), unescape(fields[1]), unescape(fields[2])};
         }
       } catch (const std::logic_error&) {
         throw Failure("position.invalid", "bad position " + text);
@@ -414,7 +415,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
       host_.warn("the published-key file " + state_file_ +
                  " is new but the position is not: reading all tables again; rows hard-deleted "
                  "before now are not detected");
-      for (TableState& t : tables_) t.mark = {};
+      for (TableState& t : tables_)
+        t.mark = {};
     }
     keys_->resume(committed_pass_, text.empty());
     emitted_pass_ = committed_pass_;
@@ -531,7 +533,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
   // "(updated_at, k1 COLLATE "C"[, k2 COLLATE "C"])"
   static std::string order_tuple(const TableSpec& spec) {
     std::string tuple = "(updated_at";
-    for (const char* k : spec.keys) tuple += std::string(", ") + k + " COLLATE \"C\"";
+    for (const char* k : spec.keys)
+      tuple += std::string(", ") + k + " COLLATE \"C\"";
     return tuple + ")";
   }
 
@@ -544,7 +547,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
   static Row to_row(const TableSpec& spec, const Rows& rows, int r) {
     Row row;
     row.table = &spec;
-    for (size_t c = 0; c < spec.columns.size(); ++c) row.values.push_back(rows.value(r, static_cast<int>(c)));
+    for (size_t c = 0; c < spec.columns.size(); ++c)
+      row.values.push_back(rows.value(r, static_cast<int>(c)));
     row.us = std::stoll(rows.text(r, static_cast<int>(spec.columns.size())));
     return row;
   }
@@ -555,21 +559,25 @@ class CivilAffairsPg : public hutong::sdk::Source {
     std::string tuple = order_tuple(spec);
     auto placeholders = [&](size_t first, size_t n) {
       std::string p = "($" + std::to_string(first) + "::timestamptz";
-      for (size_t i = 1; i < n; ++i) p += ", $" + std::to_string(first + i);
+      for (size_t i = 1; i < n; ++i)
+        p += ", $" + std::to_string(first + i);
       return p + ")";
     };
     size_t n = params.size();
     std::string sql = select_list(spec) + " WHERE " + tuple + " > " + placeholders(1, n);
     if (to) {
-      for (std::string& p : mark_params(spec, *to)) params.push_back(std::move(p));
+      for (std::string& p : mark_params(spec, *to))
+        params.push_back(std::move(p));
       sql += " AND " + tuple + " <= " + placeholders(n + 1, n);
     }
     sql += " ORDER BY updated_at";
-    for (const char* k : spec.keys) sql += std::string(", ") + k + " COLLATE \"C\"";
+    for (const char* k : spec.keys)
+      sql += std::string(", ") + k + " COLLATE \"C\"";
     sql += " LIMIT " + std::to_string(limit);
     Rows rows = session_.query(sql, params, spec.name);
     std::vector<Row> out;
-    for (int r = 0; r < rows.count(); ++r) out.push_back(to_row(spec, rows, r));
+    for (int r = 0; r < rows.count(); ++r)
+      out.push_back(to_row(spec, rows, r));
     return out;
   }
 
@@ -673,12 +681,14 @@ class CivilAffairsPg : public hutong::sdk::Source {
         if (rows.count() < kKeyPage) break;
       }
       session_.command("COMMIT", spec.name);
-      for (; walk.valid(); walk.next()) gone.push_back(walk.key());
+      for (; walk.valid(); walk.next())
+        gone.push_back(walk.key());
     }
     if (gone.empty()) return;
     reconciling_pass_ = keys_->new_pass();
     keys_->mark_deleted(gone, reconciling_pass_);
-    for (TableKey& k : gone) pending_deletes_.insert(std::move(k));
+    for (TableKey& k : gone)
+      pending_deletes_.insert(std::move(k));
     host_.info("reconciliation pass " + std::to_string(reconciling_pass_) + ": " +
                std::to_string(pending_deletes_.size()) + " rows hard-deleted");
   }

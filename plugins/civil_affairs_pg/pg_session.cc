@@ -15,12 +15,14 @@ std::string first_line_of(const std::string& path) {
   if (!in) throw Failure(kConfig, "cannot read the password file " + path);
   std::string line;
   std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
+    line.pop_back();
   return line;
 }
 
 std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
   return text;
 }
 
@@ -28,7 +30,8 @@ std::string trimmed(std::string text) {
 
 std::string quote_identifier(const std::string& name) {
   std::string out = "\"";
-  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  for (char c : name)
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
 
@@ -66,7 +69,9 @@ PgSession::PgSession(ConnectionSettings settings) : settings_(std::move(settings
   where_ = host + ":" + port + "/" + dbname + (user.empty() ? "" : " as " + user);
 }
 
-PgSession::~PgSession() { disconnect(); }
+PgSession::~PgSession() {
+  disconnect();
+}
 
 void PgSession::disconnect() {
   if (conn_) PQfinish(conn_);
@@ -88,14 +93,10 @@ void PgSession::connect() {
                         " -c TimeZone=UTC -c IntervalStyle=iso_8601";
   std::string timeout = std::to_string(std::max<int64_t>(1, settings_.connect_timeout_ms / 1000));
   std::vector<std::pair<std::string, std::string>> params = {
-      {"dbname", settings_.conninfo},
-      {"host", settings_.host},
-      {"port", settings_.port},
-      {"user", settings_.user},
-      {"password", password},
-      {"connect_timeout", timeout},
-      {"options", options},
-      {"application_name", settings_.application_name},
+      {"dbname", settings_.conninfo}, {"host", settings_.host},
+      {"port", settings_.port},       {"user", settings_.user},
+      {"password", password},         {"connect_timeout", timeout},
+      {"options", options},           {"application_name", settings_.application_name},
       {"client_encoding", "UTF8"},
   };
   if (!settings_.dbname.empty()) params.push_back({"dbname", settings_.dbname});
@@ -119,7 +120,8 @@ Rows PgSession::query(const std::string& sql, const std::vector<std::string>& pa
                       const std::string& what) {
   connect();
   std::vector<const char*> values;
-  for (const std::string& p : params) values.push_back(p.c_str());
+  for (const std::string& p : params)
+    values.push_back(p.c_str());
   PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                   values.data(), nullptr, nullptr, 0);
   if (result == nullptr || PQresultStatus(result) != PGRES_TUPLES_OK) fail(result, what);
@@ -155,8 +157,10 @@ void PgSession::fail(const PGresult* result, const std::string& what) {
   if (sqlstate == "42P01" || sqlstate == "42703" || sqlstate == "3F000") {
     throw Failure(kSchema, "the table is not as expected: " + where);
   }
-  if (sqlstate == "57014" || sqlstate == "55P03") throw Failure(kTimeout, "timed out reading " + where);
-  throw Failure(kQuery, "cannot read " + where + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")"));
+  if (sqlstate == "57014" || sqlstate == "55P03")
+    throw Failure(kTimeout, "timed out reading " + where);
+  throw Failure(kQuery,
+                "cannot read " + where + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")"));
 }
 
 }  // namespace civil_affairs_pg

@@ -36,7 +36,9 @@ PublishedKeys::PublishedKeys(const std::string& path) : path_(path) {
   exec("INSERT OR IGNORE INTO meta VALUES ('format', 1), ('last_pass', 0)");
 }
 
-PublishedKeys::~PublishedKeys() { sqlite3_close(db_); }
+PublishedKeys::~PublishedKeys() {
+  sqlite3_close(db_);
+}
 
 void PublishedKeys::exec(const std::string& sql) {
   char* error = nullptr;
@@ -129,7 +131,9 @@ PublishedKeys::Walk::Walk(sqlite3* db, const std::string& table) {
   next();
 }
 
-PublishedKeys::Walk::~Walk() { sqlite3_finalize(statement_); }
+PublishedKeys::Walk::~Walk() {
+  sqlite3_finalize(statement_);
+}
 
 void PublishedKeys::Walk::next() {
   valid_ = statement_ && sqlite3_step(statement_) == SQLITE_ROW;

@@ -1,0 +1,283 @@
+// civil_affairs_pg against a real PostgreSQL (tests/pg_server.h) loaded with
+// the sample civil-affairs database, read by a real hutongd through a
+// SELECT-only role: the initial load, updates, many rows sharing one
+// updated_at, a transaction that commits late with an older updated_at, hard
+// deletes (also across a hub restart), the database restarting and being
+// down, defective IDs, and hub SIGKILLs while rows change. Each test checks
+// the journal's current state per key against what the database holds.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "hub_process.h"
+#include "journal/envelope_record.h"
+#include "journal/journal.h"
+#include "journal/test_util.h"
+#include "journal_inspect.h"
+#include "pg_server.h"
+#include "plugins/synthetic_person.h"
+
+namespace {
+
+using hutong::testing::HubProcess;
+using hutong::testing::PgServer;
+
+const std::string kSource = HUTONG_SOURCE_DIR;
+const std::string kData = kSource + "/tests/data/civil_affairs";
+
+const std::vector<std::string> kTopics = {
+    "civil_affairs.dibao_household", "civil_affairs.dibao_member", "civil_affairs.tekun_person",
+    "civil_affairs.orphan_child"};
+
+// The sample database and a role that may only read it.
+struct County {
+  PgServer pg{kSource};
+  County() {
+    pg.psql_file(kData + "/civil_affairs.sql");
+    pg.psql(
+        "CREATE ROLE hub_reader LOGIN PASSWORD 'reader-secret';"
+        "GRANT USAGE ON SCHEMA public TO hub_reader;"
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO hub_reader;");
+  }
+  std::string reader_conninfo() const {
+    std::string c = pg.conninfo();
+    c.replace(c.find("user=postgres"), 13, "user=hub_reader");
+    return c;
+  }
+};
+
+// hutong.yaml for one civil_affairs_pg connector named "civil".
+std::string hub_yaml(const std::string& dir, const std::string& conninfo,
+                     const std::string& extra_settings = "", int poll_ms = 20) {
+  std::ofstream(dir + "/reader.pass") << "reader-secret\n";
+  return "hub:\n  data_dir: " + dir + "/data\nconnectors:\n  - name: civil\n" +
+         "    plugin: civil_affairs_pg\n    poll_interval_ms: " + std::to_string(poll_ms) +
+         "\n    restart_backoff_ms: 100\n    max_backoff_ms: 400\n    settings:\n" +
+         "      conninfo: \"" + conninfo + "\"\n      password_file: " + dir +
+         "/reader.pass\n      state_file: " + dir + "/civil.keys\n" +
+         "      reconcile_interval: \"200\"\n" + extra_settings;
+}
+
+// The latest version of every live key of `topic` in the journal.
+std::map<std::string, hutong::v1::Envelope> journal_state(const std::string& data_dir,
+                                                          const std::string& topic) {
+  hutong::journal::JournalOptions ro;
+  ro.directory = data_dir + "/journal";
+  ro.read_only = true;
+  std::map<std::string, hutong::v1::Envelope> out;
+  auto journal = hutong::journal::Journal::open(ro);
+  if (!journal) return out;
+  auto reader = (*journal)->read_from(0, {topic});
+  for (;;) {
+    auto r = reader->next();
+    if (!r || !*r) break;
+    hutong::v1::Envelope e;
+    if (!hutong::journal::from_record(**r, e)) continue;
+    if (e.op() == hutong::v1::OP_DELETE) {
+      out.erase(e.key());
+    } else {
+      out[e.key()] = e;
+    }
+  }
+  return out;
+}
+
+// What each key should hold, as one comparable text per key: from the
+// database (by SQL) and from the journal (from the records).
+using State = std::map<std::string, std::map<std::string, std::string>>;
+
+State database_state(const PgServer& pg) {
+  State out;
+  auto rows = [&](const std::string& topic, const std::string& sql) {
+    std::string text = pg.psql(sql);
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      std::string line = text.substr(start, end - start);
+      start = end == std::string::npos ? text.size() : end + 1;
+      size_t tab = line.find('\t');
+      if (tab != std::string::npos) out[topic][line.substr(0, tab)] = line.substr(tab + 1);
+    }
+  };
+  // psql -A separates with '|' by default; ask for tabs.
+  rows("civil_affairs.dibao_household",
+       "\\pset fieldsep '\\t'\nSELECT household_id, (monthly_amount * 100)::int8 || ' ' || "
+       "member_count || ' ' || status FROM dibao_household");
+  rows("civil_affairs.dibao_member",
+       "\\pset fieldsep '\\t'\nSELECT household_id || '|' || id_no, name FROM dibao_member");
+  rows("civil_affairs.tekun_person",
+       "\\pset fieldsep '\\t'\nSELECT id_no, name || ' ' || status FROM tekun_person");
+  rows("civil_affairs.orphan_child",
+       "\\pset fieldsep '\\t'\nSELECT id_no, name || ' ' || status FROM orphan_child");
+  return out;
+}
+
+std::string status_label(const google::protobuf::Message& m, const char* field) {
+  const auto* f = m.GetDescriptor()->FindFieldByName(field);
+  const auto* v = m.GetReflection()->GetEnum(m, f);
+  const auto& o = v->options();
+  return o.ExtensionSize(hutong::v1::label) ? o.GetExtension(hutong::v1::label, 0) : "";
+}
+
+State hub_state(const std::string& data_dir) {
+  State out;
+  for (const auto& [key, e] : journal_state(data_dir, kTopics[0])) {
+    const auto& h = e.dibao_household();
+    out[kTopics[0]][key] = std::to_string(h.monthly_amount_fen()) + " " +
+                           std::to_string(h.member_count()) + " " + status_label(h, "status");
+  }
+  for (const auto& [key, e] : journal_state(data_dir, kTopics[1]))
+    out[kTopics[1]][key] = e.dibao_member().person().name();
+  for (const auto& [key, e] : journal_state(data_dir, kTopics[2]))
+    out[kTopics[2]][key] =
+        e.tekun_person().person().name() + " " + status_label(e.tekun_person(), "status");
+  for (const auto& [key, e] : journal_state(data_dir, kTopics[3]))
+    out[kTopics[3]][key] =
+        e.orphan_child().child().name() + " " + status_label(e.orphan_child(), "status");
+  return out;
+}
+
+// Waits until the journal holds `wanted`; returns the last state seen.
+State wait_for_state(const std::string& data_dir, const State& wanted,
+                     std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  State got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = hub_state(data_dir);
+    if (got == wanted) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return got;
+}
+
+std::string diff(const State& a, const State& b) {
+  std::string out;
+  for (const auto& topic : kTopics) {
+    auto ia = a.find(topic), ib = b.find(topic);
+    std::map<std::string, std::string> ma = ia == a.end() ? decltype(ma)() : ia->second;
+    std::map<std::string, std::string> mb = ib == b.end() ? decltype(mb)() : ib->second;
+    for (const auto& [k, v] : ma) {
+      if (!mb.contains(k))
+        out += topic + " " + k + " only in the journal\n";
+      else if (mb[k] != v)
+        out += topic + " " + k + ": journal " + v + ", database " + mb[k] + "\n";
+    }
+    for (const auto& [k, v] : mb)
+      if (!ma.contains(k)) out += topic + " " + k + " only in the database\n";
+  }
+  return out.empty() ? "(same)" : out;
+}
+
+// Every record of a topic per key: how often it was journaled.
+std::map<std::string, int> times_journaled(const std::string& data_dir, const std::string& topic) {
+  std::map<std::string, int> out;
+  for (const auto& [key, op, payload] : hutong::testing::journal_sequence(data_dir, topic))
+    ++out[key];
+  return out;
+}
+
+// Has the server log every statement with its application name.
+void log_every_statement(const PgServer& pg) {
+  pg.psql("ALTER SYSTEM SET log_statement = 'all'");
+  pg.psql("ALTER SYSTEM SET log_line_prefix = '[%a] '");
+  pg.psql("SELECT pg_reload_conf()");
+}
+
+// The statements the connector's sessions sent (application "hutong civil").
+std::vector<std::string> connector_statements(const PgServer& pg) {
+  std::string log = pg.psql(
+      "SELECT pg_read_file(regexp_replace(current_setting('data_directory'), '/data$', "
+      "'/server.log'))");
+  std::vector<std::string> out;
+  const std::string prefix = "[hutong civil] LOG:  statement: ";
+  const std::string execute = "[hutong civil] LOG:  execute <unnamed>: ";
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    std::string line = log.substr(start, end - start);
+    start = end == std::string::npos ? log.size() : end + 1;
+    if (line.starts_with(prefix)) out.push_back(line.substr(prefix.size()));
+    if (line.starts_with(execute)) out.push_back(line.substr(execute.size()));
+  }
+  return out;
+}
+
+std::string tekun_row(int n, const std::string& stamp_sql) {
+  return "('" + hutong::testing::synthetic_guardian_id(n) + "', '特困" + std::to_string(n) +
+         "', '610523001002', '分散供养', '全自理', '在册', " + stamp_sql + ")";
+}
+
+TEST(CivilAffairsPg, LoadsTheSampleThenItsChangesAndDeletes) {
+  County county;
+  hutong::journal::testing::TempDir dir;
+  log_every_statement(county.pg);
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  State wanted = database_state(county.pg);
+  ASSERT_EQ(wanted[kTopics[1]].size(), 35u);
+  State got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+
+  auto households = journal_state(hub.data_dir(), kTopics[0]);
+  const auto& h = households["DB610523-2016-00124"].dibao_household();
+  EXPECT_EQ(h.monthly_amount_fen(), 135000);
+  EXPECT_EQ(h.head_resident_id(), "610523200004271214");
+  EXPECT_EQ(h.category(), hutong::v1::DIBAO_CATEGORY_RURAL);
+  EXPECT_EQ(h.status(), hutong::v1::DIBAO_STATUS_STOPPED);
+  EXPECT_EQ(h.stopped_on().month(), 2);
+  EXPECT_EQ(h.approved_on().year(), 2016);
+  // 2025-05-31 09:20:44+08
+  EXPECT_EQ(h.updated_at().seconds(), 1748654444);
+  auto members = journal_state(hub.data_dir(), kTopics[1]);
+  const auto& m = members["DB610523-2024-00118|610523199307291575"].dibao_member();
+  EXPECT_EQ(m.disability_grade(), hutong::v1::DISABILITY_GRADE_1);
+  EXPECT_EQ(m.relation(), hutong::v1::RELATION_HEAD);
+  EXPECT_EQ(m.person().resident_id(), "610523199307291575");
+  EXPECT_FALSE(m.person().name_match_key().empty());
+  auto orphans = journal_state(hub.data_dir(), kTopics[3]);
+  EXPECT_EQ(orphans["610523202307146145"].orphan_child().guardian_resident_id(),
+            "610523196411043017");
+  EXPECT_EQ(orphans["610523202307146145"].orphan_child().kind(),
+            hutong::v1::ORPHAN_KIND_DE_FACTO_UNSUPPORTED);
+
+  // The bureau's later changes: updates, an insert, hard deletes.
+  county.pg.psql_file(kData + "/civil_affairs_changes.sql");
+  wanted = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  EXPECT_EQ(journal_state(hub.data_dir(), kTopics[0])["DB610523-2020-00109"]
+                .dibao_household()
+                .monthly_amount_fen(),
+            283000);
+  int deletes = 0;
+  for (const auto& topic : kTopics) {
+    for (const auto& [key, op, payload] :
+         hutong::testing::journal_sequence(hub.data_dir(), topic)) {
+      if (op == hutong::v1::OP_DELETE) {
+        ++deletes;
+        EXPECT_TRUE(payload.empty());
+      }
+    }
+  }
+  EXPECT_EQ(deletes, 4) << "three members and their household, each deleted once";
+  auto s = hub.status();
+  EXPECT_EQ(s["civil"]["state"], "running") << s.dump();
+  EXPECT_EQ(s["civil"]["quarantined"].get<int>(), 0) << s.dump();
+
+  // The role can only read, and every statement the connector sent reads.
+  EXPECT_EQ(hub.log().find("the role can write"), std::string::npos);
+  auto statements = connector_statements(county.pg);
+  EXPECT_GT(statements.size(), 10u);
+  for (const std::string& statement : statements) {
+    EXPECT_TRUE(statement.starts_with("SELECT ") || statement == "BEGIN READ ONLY" ||
+                statement.starts_with("DECLARE hutong_keys NO SCROLL CURSOR FOR SELECT ") ||
+                statement.starts_with("FETCH ") || statement == "COMMIT")
+        << statement;
+  }
+}
+
+}  // namespace
