@@ -7,6 +7,7 @@
 // the journal's current state per key against what the database holds.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <map>
@@ -278,6 +279,190 @@ TEST(CivilAffairsPg, LoadsTheSampleThenItsChangesAndDeletes) {
                 statement.starts_with("FETCH ") || statement == "COMMIT")
         << statement;
   }
+}
+
+
+// More rows share one updated_at than fit in a page (and more than the
+// overlap window re-reads per page); a second group differs only in the
+// microsecond. Each is published once; one UPDATE of them all (one now() for
+// every row) publishes each once more.
+TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
+  County county;
+  std::string values;
+  for (int i = 0; i < 400; ++i) {
+    values += (i ? "," : "") +
+              tekun_row(i, i < 300 ? "'2025-11-20 10:00:00.123456+08'"
+                                   : "'2025-11-20 10:00:00.123457+08'");
+  }
+  county.pg.psql("INSERT INTO tekun_person VALUES " + values);
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(),
+                 hub_yaml(dir.path(), county.reader_conninfo(), "      batch_rows: \"37\"\n"));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  State wanted = database_state(county.pg);
+  ASSERT_EQ(wanted[kTopics[2]].size(), 401u);
+  State got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  for (const auto& [key, n] : times_journaled(hub.data_dir(), kTopics[2]))
+    EXPECT_EQ(n, 1) << key;
+
+  county.pg.psql("UPDATE tekun_person SET status = '注销'");
+  wanted = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  auto counts = times_journaled(hub.data_dir(), kTopics[2]);
+  EXPECT_EQ(counts.size(), 401u);
+  for (const auto& [key, n] : counts)
+    EXPECT_EQ(n, 2) << key;
+}
+
+// A transaction opened with an older updated_at commits after newer rows were
+// read (and the watermark moved past its rows): its insert and its update are
+// still published, exactly once.
+TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
+  County county;
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  State got = wait_for_state(hub.data_dir(), database_state(county.pg));
+
+  PGconn* late = PQconnectdb(county.pg.conninfo().c_str());
+  ASSERT_EQ(PQstatus(late), CONNECTION_OK) << PQerrorMessage(late);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(late, sql.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r) << sql;
+    PQclear(r);
+  };
+  exec("BEGIN");
+  // now() is the transaction's start: the trigger stamps the update with it.
+  exec("UPDATE orphan_child SET name = '黄梦遥' WHERE id_no = '610523202307146145'");
+  exec("INSERT INTO tekun_person VALUES " + tekun_row(7, "now()"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Newer rows, committed first and published.
+  std::string newer;
+  for (int i = 10; i < 15; ++i) newer += (i > 10 ? "," : "") + tekun_row(i, "clock_timestamp()");
+  county.pg.psql("INSERT INTO tekun_person VALUES " + newer);
+  county.pg.psql("UPDATE orphan_child SET status = '注销' WHERE id_no = '610523201111286037'");
+  State before_commit = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), before_commit);
+  ASSERT_EQ(got, before_commit) << diff(got, before_commit);
+  exec("COMMIT");
+  PQfinish(late);
+
+  State wanted = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  // Let the connector poll (and re-read its overlap window) a while longer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto tekun = times_journaled(hub.data_dir(), kTopics[2]);
+  EXPECT_EQ(tekun[hutong::testing::synthetic_guardian_id(7)], 1);
+  EXPECT_EQ(tekun[hutong::testing::synthetic_guardian_id(12)], 1);
+  auto orphans = times_journaled(hub.data_dir(), kTopics[3]);
+  EXPECT_EQ(orphans["610523202307146145"], 2) << "the initial row and the late update";
+  EXPECT_EQ(orphans["610523201111286037"], 2);
+  EXPECT_EQ(hub_state(hub.data_dir()), wanted);
+}
+
+// Rows hard-deleted while the hub is down are deleted in the journal after it
+// comes back (and so are rows deleted while it runs). A key the published-key
+// file holds but the journal never had costs a delete the hub counts as a
+// duplicate: nothing is journaled for it.
+TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
+  County county;
+  hutong::journal::testing::TempDir dir;
+  auto hub = std::make_unique<HubProcess>(dir.path(),
+                                          hub_yaml(dir.path(), county.reader_conninfo()));
+  ASSERT_TRUE(hub->wait_ready()) << hub->log();
+  State wanted = database_state(county.pg);
+  State got = wait_for_state(hub->data_dir(), wanted);
+  ASSERT_EQ(got, wanted) << diff(got, wanted);
+  std::string data_dir = hub->data_dir();
+  hub->kill(SIGTERM);
+
+  county.pg.psql(
+      "DELETE FROM dibao_member WHERE household_id = 'DB610523-2019-00110';"
+      "DELETE FROM dibao_household WHERE household_id = 'DB610523-2019-00110';"
+      "DELETE FROM tekun_person;");
+  sqlite3* keys = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/civil.keys").c_str(), &keys), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(keys,
+                         "INSERT INTO published VALUES ('orphan_child', 'never-published', '', "
+                         "NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(keys);
+  sqlite3_close(keys);
+
+  hub->start();
+  ASSERT_TRUE(hub->wait_ready()) << hub->log();
+  wanted = database_state(county.pg);
+  got = wait_for_state(data_dir, wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub->log();
+
+  county.pg.psql("DELETE FROM orphan_child WHERE id_no = '610523201111286037'");
+  wanted = database_state(county.pg);
+  got = wait_for_state(data_dir, wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub->log();
+
+  int deletes = 0;
+  for (const auto& topic : kTopics) {
+    for (const auto& [key, op, payload] : hutong::testing::journal_sequence(data_dir, topic)) {
+      EXPECT_NE(key, "never-published");
+      deletes += op == hutong::v1::OP_DELETE;
+    }
+  }
+  EXPECT_EQ(deletes, 1 + 4 + 1 + 1) << "household, its members, the tekun person, the orphan";
+  auto s = hub->status();
+  EXPECT_GE(s["civil"]["duplicate"].get<int>(), 1) << s.dump();
+}
+
+// The database restarts under the connector, then is down for a while: the
+// connector shows the error (with host and port) and backs off, then catches
+// up; nothing is lost or journaled twice.
+TEST(CivilAffairsPg, SurvivesADatabaseRestartAndAnOutage) {
+  County county;
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  State wanted = database_state(county.pg);
+  State got = wait_for_state(hub.data_dir(), wanted);
+  ASSERT_EQ(got, wanted) << diff(got, wanted);
+
+  county.pg.restart();
+  county.pg.psql("UPDATE tekun_person SET name = '赵常根'");
+  wanted = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+
+  county.pg.halt();
+  std::string port = county.pg.conninfo().substr(county.pg.conninfo().find("port=") + 5);
+  port = port.substr(0, port.find(' '));
+  nlohmann::json seen;
+  EXPECT_TRUE(hub.wait_for([&](const nlohmann::json& s) {
+    seen = s;
+    return s["civil"]["state"] == "failed" &&
+           s["civil"]["last_error"].get<std::string>().find("source.unreachable") !=
+               std::string::npos &&
+           s["civil"]["backoff_ms"].get<int>() > 0;
+  })) << seen.dump();
+  std::string error = seen["civil"]["last_error"];
+  EXPECT_NE(error.find("127.0.0.1:" + port), std::string::npos) << error;
+  auto status = hub.cli("connector status");
+  EXPECT_NE(status.out.find("source.unreachable"), std::string::npos) << status.out;
+
+  county.pg.resume();
+  county.pg.psql(
+      "UPDATE tekun_person SET status = '注销';"
+      "INSERT INTO tekun_person VALUES " + tekun_row(3, "now()"));
+  wanted = database_state(county.pg);
+  got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  EXPECT_TRUE(hub.wait_for([](const nlohmann::json& s) { return s["civil"]["state"] == "running"; }));
+  auto counts = times_journaled(hub.data_dir(), kTopics[2]);
+  EXPECT_EQ(counts["610523193711124798"], 3) << "loaded, renamed, cancelled: once each";
+  EXPECT_EQ(counts[hutong::testing::synthetic_guardian_id(3)], 1);
+  for (const auto& [key, n] : times_journaled(hub.data_dir(), kTopics[1]))
+    EXPECT_EQ(n, 1) << key;
 }
 
 }  // namespace
