@@ -58,8 +58,7 @@ std::string hub_yaml(const std::string& dir, const std::string& conninfo,
   return "hub:\n  data_dir: " + dir + "/data\nconnectors:\n  - name: civil\n" +
          "    plugin: civil_affairs_pg\n    poll_interval_ms: " + std::to_string(poll_ms) +
          "\n    restart_backoff_ms: 100\n    max_backoff_ms: 400\n    settings:\n" +
-         "      conninfo: \"" + conninfo + "\"\n      password_file: " + dir +
-         "/reader.pass\n      state_file: " + dir + "/civil.keys\n" +
+         "      conninfo: \"" + conninfo + "\"\n      password_file: " + dir + "/reader.pass\n" +
          "      reconcile_interval: \"200\"\n" + extra_settings;
 }
 
@@ -281,7 +280,6 @@ TEST(CivilAffairsPg, LoadsTheSampleThenItsChangesAndDeletes) {
   }
 }
 
-
 // More rows share one updated_at than fit in a page (and more than the
 // overlap window re-reads per page); a second group differs only in the
 // microsecond. Each is published once; one UPDATE of them all (one now() for
@@ -290,9 +288,8 @@ TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
   County county;
   std::string values;
   for (int i = 0; i < 400; ++i) {
-    values += (i ? "," : "") +
-              tekun_row(i, i < 300 ? "'2025-11-20 10:00:00.123456+08'"
-                                   : "'2025-11-20 10:00:00.123457+08'");
+    values += (i ? "," : "") + tekun_row(i, i < 300 ? "'2025-11-20 10:00:00.123456+08'"
+                                                    : "'2025-11-20 10:00:00.123457+08'");
   }
   county.pg.psql("INSERT INTO tekun_person VALUES " + values);
   hutong::journal::testing::TempDir dir;
@@ -340,7 +337,8 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // Newer rows, committed first and published.
   std::string newer;
-  for (int i = 10; i < 15; ++i) newer += (i > 10 ? "," : "") + tekun_row(i, "clock_timestamp()");
+  for (int i = 10; i < 15; ++i)
+    newer += (i > 10 ? "," : "") + tekun_row(i, "clock_timestamp()");
   county.pg.psql("INSERT INTO tekun_person VALUES " + newer);
   county.pg.psql("UPDATE orphan_child SET status = '注销' WHERE id_no = '610523201111286037'");
   State before_commit = database_state(county.pg);
@@ -370,8 +368,8 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
 TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
   County county;
   hutong::journal::testing::TempDir dir;
-  auto hub = std::make_unique<HubProcess>(dir.path(),
-                                          hub_yaml(dir.path(), county.reader_conninfo()));
+  auto hub =
+      std::make_unique<HubProcess>(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
   ASSERT_TRUE(hub->wait_ready()) << hub->log();
   State wanted = database_state(county.pg);
   State got = wait_for_state(hub->data_dir(), wanted);
@@ -384,7 +382,8 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
       "DELETE FROM dibao_household WHERE household_id = 'DB610523-2019-00110';"
       "DELETE FROM tekun_person;");
   sqlite3* keys = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() + "/civil.keys").c_str(), &keys), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open((data_dir + "/connectors/civil/published_keys.sqlite").c_str(), &keys),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(keys,
                          "INSERT INTO published VALUES ('orphan_child', 'never-published', '', "
                          "NULL)",
@@ -453,11 +452,13 @@ TEST(CivilAffairsPg, SurvivesADatabaseRestartAndAnOutage) {
   county.pg.resume();
   county.pg.psql(
       "UPDATE tekun_person SET status = '注销';"
-      "INSERT INTO tekun_person VALUES " + tekun_row(3, "now()"));
+      "INSERT INTO tekun_person VALUES " +
+      tekun_row(3, "now()"));
   wanted = database_state(county.pg);
   got = wait_for_state(hub.data_dir(), wanted);
   EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
-  EXPECT_TRUE(hub.wait_for([](const nlohmann::json& s) { return s["civil"]["state"] == "running"; }));
+  EXPECT_TRUE(
+      hub.wait_for([](const nlohmann::json& s) { return s["civil"]["state"] == "running"; }));
   auto counts = times_journaled(hub.data_dir(), kTopics[2]);
   EXPECT_EQ(counts["610523193711124798"], 3) << "loaded, renamed, cancelled: once each";
   EXPECT_EQ(counts[hutong::testing::synthetic_guardian_id(3)], 1);

@@ -61,8 +61,6 @@ const hutong_config_key kKeys[] = {
      "how often the tables' keys are compared with the published ones to find hard deletes"},
     {"statement_timeout", HUTONG_CONFIG_DURATION, "30000", "longest a statement may run"},
     {"connect_timeout", HUTONG_CONFIG_DURATION, "10000", "longest a connection attempt may take"},
-    {"state_file", HUTONG_CONFIG_PATH, "",
-     "the connector's private SQLite file of published keys (for delete detection)"},
 };
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
@@ -374,11 +372,11 @@ class CivilAffairsPg : public hutong::sdk::Source {
         batch_rows_(std::max<int64_t>(1, settings.integer("batch_rows"))),
         overlap_us_(settings.integer("overlap_seconds") * kMicrosPerSecond),
         reconcile_interval_(settings.milliseconds("reconcile_interval")),
-        state_file_(settings.string("state_file")) {
-    if (state_file_.empty()) {
+        state_file_(host.state_dir() + "/published_keys.sqlite") {
+    if (host.state_dir().empty()) {
       throw Failure(kConfig,
-                    "state_file is required: the connector's private file of published "
-                    "keys, for finding hard deletes");
+                    "the hub gives this connector no state_dir (a hub older than plugin ABI 2?): "
+                    "the published-key file, needed to find hard deletes, has nowhere to live");
     }
     for (const TableSpec& spec : table_specs())
       tables_.push_back({&spec, {}, {}, {}});
