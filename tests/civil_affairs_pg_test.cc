@@ -466,4 +466,141 @@ TEST(CivilAffairsPg, SurvivesADatabaseRestartAndAnOutage) {
     EXPECT_EQ(n, 1) << key;
 }
 
+std::string full_width(const std::string& digits) {
+  std::string out;
+  for (char c : digits) {
+    if (c >= '0' && c <= '9') {
+      out += "\xEF\xBC";
+      out += static_cast<char>(0x90 + (c - '0'));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Rule 5: a member, 特困 person or orphan whose own ID is unusable is
+// quarantined with its row as the database returned it and the id.* reason;
+// IDs that only need normalizing go through. Rule 6: an unusable head or
+// guardian ID leaves the reference empty. Amounts are kept to the fen. A
+// quarantined row can be replayed: it is read again from the table.
+TEST(CivilAffairsPg, DefectiveIdsAreQuarantinedWithTheirReasons) {
+  County county;
+  std::string valid = hutong::testing::synthetic_guardian_id(50);
+  std::string wrong_check = valid.substr(0, 17) + (valid[17] == '1' ? "2" : "1");
+  std::string lower_x;
+  for (int seq = 100; lower_x.empty() || lower_x.back() != 'X'; ++seq)
+    lower_x = hutong::testing::resident_id_with_check("61052319800101" + std::to_string(seq));
+  lower_x.back() = 'x';
+  std::string legacy = "610523650101123";  // 15 digits: 1965-01-01
+  std::string wide = full_width(hutong::testing::synthetic_guardian_id(51));
+  std::string future = hutong::testing::resident_id_with_check("61052320990101123");
+  county.pg.psql(
+      "INSERT INTO dibao_household VALUES "
+      "('DB-HEAD-BAD', 'not an id', '610523101202', '农村低保', 2, 1234.56, '在保', "
+      "'2025-01-01', NULL, now()),"
+      "('DB-NAN', '" +
+      valid +
+      "', '610523101202', '农村低保', 2, 'NaN', '在保', "
+      "'2025-01-01', NULL, now());"
+      "INSERT INTO dibao_member VALUES "
+      "('DB-HEAD-BAD', '" +
+      wrong_check +
+      "', '错校验', '户主', NULL, now()),"
+      "('DB-HEAD-BAD', '" +
+      lower_x +
+      "', '小写', '配偶', '二级', now()),"
+      "('DB-HEAD-BAD', '" +
+      legacy +
+      "', '老号', '父母', NULL, now()),"
+      "('DB-HEAD-BAD', '" +
+      wide +
+      "', '全角', '子女', NULL, now());"
+      "INSERT INTO tekun_person VALUES "
+      "('6.10523E+17', '科学', '610523001002', '分散供养', '全自理', '在册', now()),"
+      "('" +
+      future +
+      "', '未来', '610523001002', '集中供养', '全护理', '在册', now());"
+      "INSERT INTO orphan_child VALUES "
+      "('', '无号', '孤儿', NULL, '610523101201', '在册', now()),"
+      "('" +
+      hutong::testing::synthetic_student_id(60) +
+      "', '监护无效', '孤儿', '12345', "
+      "'610523101201', '在册', now());");
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  ASSERT_TRUE(hub.wait_for([](const nlohmann::json& s) {
+    return s["civil"]["quarantined"].get<int>() == 5 && s["civil"]["accepted"].get<int>() >= 47;
+  })) << hub.status().dump()
+      << hub.log();
+
+  auto households = journal_state(hub.data_dir(), kTopics[0]);
+  EXPECT_EQ(households["DB-HEAD-BAD"].dibao_household().head_resident_id(), "");
+  EXPECT_EQ(households["DB-HEAD-BAD"].dibao_household().monthly_amount_fen(), 123456);
+  EXPECT_FALSE(households.contains("DB-NAN"));
+  auto members = journal_state(hub.data_dir(), kTopics[1]);
+  EXPECT_FALSE(members.contains("DB-HEAD-BAD|" + wrong_check));
+  std::string upper_x = lower_x;
+  upper_x.back() = 'X';
+  EXPECT_EQ(members["DB-HEAD-BAD|" + lower_x].dibao_member().person().resident_id(), upper_x)
+      << "the key is the row's as stored; the person's ID is normalized";
+  EXPECT_EQ(members["DB-HEAD-BAD|" + lower_x].dibao_member().disability_grade(),
+            hutong::v1::DISABILITY_GRADE_2);
+  EXPECT_EQ(members["DB-HEAD-BAD|" + legacy].dibao_member().person().resident_id(),
+            hutong::testing::resident_id_with_check("61052319650101123"));
+  EXPECT_EQ(members["DB-HEAD-BAD|" + wide].dibao_member().person().resident_id(),
+            hutong::testing::synthetic_guardian_id(51));
+  auto orphans = journal_state(hub.data_dir(), kTopics[3]);
+  EXPECT_EQ(
+      orphans[hutong::testing::synthetic_student_id(60)].orphan_child().guardian_resident_id(), "");
+  EXPECT_FALSE(orphans.contains(""));
+
+  std::map<std::string, hutong::v1::QuarantinedRow> quarantine;
+  for (const auto& [key, e] : journal_state(hub.data_dir(), "hub.quarantine"))
+    quarantine[key] = e.quarantined_row();
+  ASSERT_EQ(quarantine.size(), 5u);
+  const auto& checksum = quarantine["civil|dibao_member:DB-HEAD-BAD|" + wrong_check + "|0"];
+  EXPECT_EQ(checksum.reason_code(), "id.checksum");
+  EXPECT_EQ(checksum.intended_topic(), "civil_affairs.dibao_member");
+  EXPECT_TRUE(checksum.original().starts_with("household_id=DB-HEAD-BAD\tid_no=" + wrong_check +
+                                              "\tname=错校验\t"))
+      << checksum.original();
+  EXPECT_NE(checksum.original().find("relation=户主\tdisability_grade=NULL\tupdated_at="),
+            std::string::npos)
+      << checksum.original();
+  EXPECT_EQ(quarantine["civil|tekun_person:6.10523E+17|0"].reason_code(), "id.scientific");
+  EXPECT_EQ(quarantine["civil|tekun_person:" + future + "|0"].reason_code(), "id.birth_date");
+  EXPECT_EQ(quarantine["civil|orphan_child:|0"].reason_code(), "id.missing");
+  EXPECT_EQ(quarantine["civil|dibao_household:DB-NAN|0"].reason_code(), "value.amount");
+  EXPECT_NE(quarantine["civil|dibao_household:DB-NAN|0"].original().find("monthly_amount=NaN"),
+            std::string::npos);
+  auto list = hub.cli("quarantine list");
+  EXPECT_NE(list.out.find("id.scientific"), std::string::npos) << list.out;
+
+  // Replay reads the row again from the table: still rejected (its ID is
+  // its key), now with the row as it is today; a row fixed in the table is
+  // published and leaves quarantine; a deleted row cannot be replayed. (The
+  // changes carry an old updated_at, so that only the replay reads them.)
+  county.pg.psql(
+      "UPDATE tekun_person SET name = '科学二', updated_at = '2020-01-01 00:00:00+08' "
+      "WHERE id_no = '6.10523E+17';"
+      "UPDATE dibao_household SET monthly_amount = 99.99, updated_at = '2020-01-01 00:00:00+08' "
+      "WHERE household_id = 'DB-NAN';"
+      "DELETE FROM orphan_child WHERE id_no = ''");
+  auto replay = hub.cli("quarantine replay 'civil|tekun_person:6.10523E+17|0'");
+  EXPECT_NE(replay.out.find("still rejected"), std::string::npos) << replay.out;
+  auto shown = hub.cli("quarantine show 'civil|tekun_person:6.10523E+17|0'");
+  EXPECT_NE(shown.out.find("name=科学二"), std::string::npos) << shown.out;
+  auto fixed = hub.cli("quarantine replay 'civil|dibao_household:DB-NAN|0'");
+  EXPECT_NE(fixed.out.find("replayed: 1 record(s) accepted"), std::string::npos) << fixed.out;
+  EXPECT_EQ(
+      journal_state(hub.data_dir(), kTopics[0])["DB-NAN"].dibao_household().monthly_amount_fen(),
+      9999);
+  EXPECT_FALSE(
+      journal_state(hub.data_dir(), "hub.quarantine").contains("civil|dibao_household:DB-NAN|0"));
+  auto gone = hub.cli("quarantine replay 'civil|orphan_child:|0'");
+  EXPECT_NE(gone.out.find("replay.row_gone"), std::string::npos) << gone.out;
+}
+
 }  // namespace
