@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <random>
@@ -601,6 +602,98 @@ TEST(CivilAffairsPg, DefectiveIdsAreQuarantinedWithTheirReasons) {
       journal_state(hub.data_dir(), "hub.quarantine").contains("civil|dibao_household:DB-NAN|0"));
   auto gone = hub.cli("quarantine replay 'civil|orphan_child:|0'");
   EXPECT_NE(gone.out.find("replay.row_gone"), std::string::npos) << gone.out;
+}
+
+// SIGKILL of the hub at random moments while it ingests and while the bureau
+// inserts, updates (some in transactions that commit late) and hard-deletes
+// rows: afterwards the journal's current state per key is the database's.
+TEST(CivilAffairsPg, HubKillsWhileRowsChangeLeaveTheDatabaseState) {
+  County county;
+  std::string values;
+  for (int i = 0; i < 300; ++i)
+    values += (i ? "," : "") + tekun_row(i, "clock_timestamp()");
+  county.pg.psql("INSERT INTO tekun_person VALUES " + values);
+  values.clear();
+  for (int i = 0; i < 200; ++i) {
+    values += std::string(i ? "," : "") + "('DB610523-2017-00136', '" +
+              hutong::testing::synthetic_student_id(i) + "', '成员" + std::to_string(i) +
+              "', '子女', NULL, clock_timestamp())";
+  }
+  county.pg.psql("INSERT INTO dibao_member VALUES " + values);
+
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(),
+                 hub_yaml(dir.path(), county.reader_conninfo(),
+                          "      batch_rows: \"10\"\n      overlap_seconds: \"5\"\n", 5));
+  std::atomic<bool> stop = false;
+  std::thread bureau([&] {
+    PGconn* c = PQconnectdb(county.pg.conninfo().c_str());
+    std::mt19937 rng(11);
+    std::vector<int> tekun, members;
+    for (int i = 0; i < 300; ++i)
+      tekun.push_back(i);
+    for (int i = 0; i < 200; ++i)
+      members.push_back(i);
+    int next = 1000;
+    auto run = [&](const std::string& sql) { PQclear(PQexec(c, sql.c_str())); };
+    auto take = [&](std::vector<int>& from) {
+      size_t at = rng() % from.size();
+      int n = from[at];
+      from.erase(from.begin() + static_cast<long>(at));
+      return n;
+    };
+    for (int op = 0; !stop; ++op) {
+      std::string t = hutong::testing::synthetic_guardian_id(tekun[rng() % tekun.size()]);
+      std::string m = hutong::testing::synthetic_student_id(members[rng() % members.size()]);
+      switch (rng() % 6) {
+        case 0:
+          run("UPDATE tekun_person SET name = '改" + std::to_string(op) + "' WHERE id_no = '" + t +
+              "'");
+          break;
+        case 1:
+          tekun.push_back(next);
+          run("INSERT INTO tekun_person VALUES " + tekun_row(next++, "clock_timestamp()"));
+          break;
+        case 2:
+          if (tekun.size() > 50) {
+            run("DELETE FROM tekun_person WHERE id_no = '" +
+                hutong::testing::synthetic_guardian_id(take(tekun)) + "'");
+          }
+          break;
+        case 3:
+          run("UPDATE dibao_member SET name = '改" + std::to_string(op) + "' WHERE id_no = '" + m +
+              "'");
+          break;
+        case 4:
+          if (members.size() > 50) {
+            run("DELETE FROM dibao_member WHERE id_no = '" +
+                hutong::testing::synthetic_student_id(take(members)) + "'");
+          }
+          break;
+        case 5:  // a transaction that commits after others with an older now()
+          run("BEGIN");
+          run("UPDATE tekun_person SET status = CASE status WHEN '在册' THEN '注销' ELSE '在册' "
+              "END WHERE id_no = '" +
+              t + "'");
+          std::this_thread::sleep_for(std::chrono::milliseconds(40));
+          tekun.push_back(next);
+          run("INSERT INTO tekun_person VALUES " + tekun_row(next++, "now()"));
+          run("COMMIT");
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    PQfinish(c);
+  });
+  std::mt19937 rng(7);
+  bool came_back = hub.kill_at_random_moments(12, rng);
+  stop = true;
+  bureau.join();
+  ASSERT_TRUE(came_back) << hub.log();
+  State wanted = database_state(county.pg);
+  State got = wait_for_state(hub.data_dir(), wanted, std::chrono::seconds(60));
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+  EXPECT_GT(wanted[kTopics[2]].size(), 50u);
 }
 
 }  // namespace
