@@ -615,9 +615,10 @@ class CivilAffairsPg : public hutong::sdk::Source {
     if (t.mark.set && !(t.settled == t.mark)) {
       Mark cursor{true, t.mark.us - overlap_us_ - 1, "", ""};
       Mark window_end = t.mark;
-      bool complete = false, full = false;
-      while (!full) {
+      bool complete = false;  // read to the window's end (not stopped by the budget)
+      while (!complete) {
         std::vector<Row> rows = page(*t.spec, cursor, &window_end, batch_rows_);
+        bool full = false;
         for (const Row& row : rows) {
           cursor = row.mark();
           if (take(t, row, outgoing, published) && ++emitted >= budget) {
@@ -625,8 +626,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
             break;
           }
         }
-        if (!full && static_cast<int64_t>(rows.size()) < batch_rows_) complete = true;
-        if (complete) break;
+        if (full) break;
+        complete = static_cast<int64_t>(rows.size()) < batch_rows_;
       }
       if (complete && db_now >= window_end.us + overlap_us_) t.settled = window_end;
     }
