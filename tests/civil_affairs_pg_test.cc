@@ -63,29 +63,7 @@ std::string hub_yaml(const std::string& dir, const std::string& conninfo,
          "      reconcile_interval: \"200\"\n" + extra_settings;
 }
 
-// The latest version of every live key of `topic` in the journal.
-std::map<std::string, hutong::v1::Envelope> journal_state(const std::string& data_dir,
-                                                          const std::string& topic) {
-  hutong::journal::JournalOptions ro;
-  ro.directory = data_dir + "/journal";
-  ro.read_only = true;
-  std::map<std::string, hutong::v1::Envelope> out;
-  auto journal = hutong::journal::Journal::open(ro);
-  if (!journal) return out;
-  auto reader = (*journal)->read_from(0, {topic});
-  for (;;) {
-    auto r = reader->next();
-    if (!r || !*r) break;
-    hutong::v1::Envelope e;
-    if (!hutong::journal::from_record(**r, e)) continue;
-    if (e.op() == hutong::v1::OP_DELETE) {
-      out.erase(e.key());
-    } else {
-      out[e.key()] = e;
-    }
-  }
-  return out;
-}
+using hutong::testing::journal_state;
 
 // What each key should hold, as one comparable text per key: from the
 // database (by SQL) and from the journal (from the records).
