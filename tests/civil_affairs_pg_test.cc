@@ -346,9 +346,14 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
 // duplicate: nothing is journaled for it.
 TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
   County county;
+  std::string values;
+  for (int i = 0; i < 20; ++i)
+    values += (i ? "," : "") + tekun_row(i, "clock_timestamp()");
+  county.pg.psql("INSERT INTO tekun_person VALUES " + values);
   hutong::journal::testing::TempDir dir;
-  auto hub =
-      std::make_unique<HubProcess>(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  // Four records a poll: the deletes of one reconciliation pass span polls.
+  auto hub = std::make_unique<HubProcess>(
+      dir.path(), hub_yaml(dir.path(), county.reader_conninfo(), "      batch_rows: \"4\"\n"));
   ASSERT_TRUE(hub->wait_ready()) << hub->log();
   State wanted = database_state(county.pg);
   State got = wait_for_state(hub->data_dir(), wanted);
@@ -389,7 +394,7 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
       deletes += op == hutong::v1::OP_DELETE;
     }
   }
-  EXPECT_EQ(deletes, 1 + 4 + 1 + 1) << "household, its members, the tekun person, the orphan";
+  EXPECT_EQ(deletes, 1 + 4 + 21 + 1) << "household, its members, the tekun persons, the orphan";
   auto s = hub->status();
   EXPECT_GE(s["civil"]["duplicate"].get<int>(), 1) << s.dump();
 }
@@ -672,6 +677,38 @@ TEST(CivilAffairsPg, HubKillsWhileRowsChangeLeaveTheDatabaseState) {
   State got = wait_for_state(hub.data_dir(), wanted, std::chrono::seconds(60));
   EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
   EXPECT_GT(wanted[kTopics[2]].size(), 50u);
+}
+
+// What operators see: a role that may not read a table, and a password
+// written into the configuration, each fail with their code, saying where;
+// once the grant is made the connector catches up by itself.
+TEST(CivilAffairsPg, ErrorsNameTheirCauseAndPlace) {
+  County county;
+  county.pg.psql("REVOKE SELECT ON orphan_child FROM hub_reader");
+  hutong::journal::testing::TempDir dir;
+  std::string yaml = hub_yaml(dir.path(), county.reader_conninfo()) +
+                     "  - name: leaky\n    plugin: civil_affairs_pg\n    settings:\n" +
+                     "      conninfo: \"" + county.pg.conninfo() + " password=secret\"\n";
+  HubProcess hub(dir.path(), yaml);
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  nlohmann::json seen;
+  EXPECT_TRUE(hub.wait_for([&](const nlohmann::json& s) {
+    seen = s;
+    return s["civil"]["last_error"].get<std::string>().find("source.permission") !=
+               std::string::npos &&
+           s["leaky"]["last_error"].get<std::string>().find("config.invalid") != std::string::npos;
+  })) << seen.dump();
+  std::string permission = seen["civil"]["last_error"];
+  EXPECT_NE(permission.find("orphan_child"), std::string::npos) << permission;
+  EXPECT_NE(permission.find("as hub_reader"), std::string::npos) << permission;
+  std::string leaky = seen["leaky"]["last_error"];
+  EXPECT_NE(leaky.find("password_file"), std::string::npos) << leaky;
+  EXPECT_EQ(leaky.find("secret"), std::string::npos) << "the password is not repeated: " << leaky;
+
+  county.pg.psql("GRANT SELECT ON orphan_child TO hub_reader");
+  State wanted = database_state(county.pg);
+  State got = wait_for_state(hub.data_dir(), wanted);
+  EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
 }
 
 }  // namespace
