@@ -294,7 +294,8 @@ TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
 
 // A transaction opened with an older updated_at commits after newer rows were
 // read (and the watermark moved past its rows): its insert and its update are
-// still published, exactly once.
+// still published, exactly once; so is a row inserted with an updated_at far
+// behind the watermark.
 TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
   County county;
   hutong::journal::testing::TempDir dir;
@@ -325,6 +326,9 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
   ASSERT_EQ(got, before_commit) << diff(got, before_commit);
   exec("COMMIT");
   PQfinish(late);
+  // Written with an updated_at long behind the watermark (beyond any overlap):
+  // found by the key comparison.
+  county.pg.psql("INSERT INTO tekun_person VALUES " + tekun_row(8, "'2020-01-01 00:00:00+08'"));
 
   State wanted = database_state(county.pg);
   got = wait_for_state(hub.data_dir(), wanted);
@@ -334,6 +338,7 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
   auto tekun = times_journaled(hub.data_dir(), kTopics[2]);
   EXPECT_EQ(tekun[hutong::testing::synthetic_guardian_id(7)], 1);
   EXPECT_EQ(tekun[hutong::testing::synthetic_guardian_id(12)], 1);
+  EXPECT_EQ(tekun[hutong::testing::synthetic_guardian_id(8)], 1);
   auto orphans = times_journaled(hub.data_dir(), kTopics[3]);
   EXPECT_EQ(orphans["610523202307146145"], 2) << "the initial row and the late update";
   EXPECT_EQ(orphans["610523201111286037"], 2);

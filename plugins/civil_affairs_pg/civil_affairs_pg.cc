@@ -424,8 +424,9 @@ class CivilAffairsPg : public hutong::sdk::Source {
     if (!checked_role_) check_role();
     int64_t budget = std::min<int64_t>(batch_rows_, max_records ? max_records : batch_rows_);
     std::vector<Outgoing> outgoing;
+    std::vector<TableKey> published;
     if (pending_deletes_.empty() && Clock::now() >= next_reconcile_) {
-      reconcile();
+      reconcile(outgoing, published);
       next_reconcile_ = Clock::now() + reconcile_interval_;
     }
     while (!pending_deletes_.empty() && static_cast<int64_t>(outgoing.size()) < budget) {
@@ -436,7 +437,6 @@ class CivilAffairsPg : public hutong::sdk::Source {
       pending_deletes_.erase(it);
     }
     int64_t db_now = database_now();
-    std::vector<TableKey> published;
     for (size_t i = 0; i < tables_.size(); ++i) {
       TableState& t = tables_[(first_table_ + i) % tables_.size()];
       int64_t left = budget - static_cast<int64_t>(outgoing.size());
@@ -463,22 +463,19 @@ class CivilAffairsPg : public hutong::sdk::Source {
       throw Failure("replay.unknown_row", "\"" + source + "\" names no table of this connector");
     }
     std::string key = source.substr(colon + 1);
-    std::vector<std::string> params;
+    std::string k1 = key, k2;
     if (spec->keys.size() > 1) {
       size_t bar = key.find('|');
       if (bar == std::string::npos) throw Failure("replay.unknown_row", "bad key " + key);
-      params = {key.substr(0, bar), key.substr(bar + 1)};
-    } else {
-      params = {key};
+      k1 = key.substr(0, bar);
+      k2 = key.substr(bar + 1);
     }
-    std::string sql = select_list(*spec) + " WHERE " + spec->keys[0] + " = $1" +
-                      (spec->keys.size() > 1 ? std::string(" AND ") + spec->keys[1] + " = $2" : "");
-    Rows rows = session_.query(sql, params, spec->name);
-    if (rows.count() == 0) {
+    std::optional<Row> found = fetch_row(*spec, k1, k2);
+    if (!found) {
       throw Failure("replay.row_gone", std::string(spec->name) + " no longer holds the row " + key +
                                            " (deleted since it was quarantined)");
     }
-    Row row = to_row(*spec, rows, 0);
+    const Row& row = *found;
     std::vector<Outgoing> outgoing;
     outgoing.push_back(outgoing_for(row));
     keys_->add({{spec->name, row.k1(), row.k2()}});
@@ -549,6 +546,20 @@ class CivilAffairsPg : public hutong::sdk::Source {
       row.values.push_back(rows.value(r, static_cast<int>(c)));
     row.us = std::stoll(rows.text(r, static_cast<int>(spec.columns.size())));
     return row;
+  }
+
+  // The row with this primary key, if the table holds it.
+  std::optional<Row> fetch_row(const TableSpec& spec, const std::string& k1,
+                               const std::string& k2) {
+    std::string sql = select_list(spec) + " WHERE " + spec.keys[0] + " = $1";
+    std::vector<std::string> params = {k1};
+    if (spec.keys.size() > 1) {
+      sql += std::string(" AND ") + spec.keys[1] + " = $2";
+      params.push_back(k2);
+    }
+    Rows rows = session_.query(sql, params, spec.name);
+    if (rows.count() == 0) return std::nullopt;
+    return to_row(spec, rows, 0);
   }
 
   // Rows after `from` (and up to `to`, when set), in (updated_at, key) order.
@@ -648,40 +659,61 @@ class CivilAffairsPg : public hutong::sdk::Source {
     return std::stoll(r.text(0, 0));
   }
 
-  // Compares each table's current keys with the published ones; the keys
-  // gone are marked (durably) with a new pass number and queued as deletes.
-  void reconcile() {
+  // Compares each table's current keys with the published ones (both in
+  // bytewise key order, side by side). Keys gone are marked (durably) with a
+  // new pass number and queued as deletes. Rows present but never published
+  // although the watermark is past them (a transaction that committed later
+  // than the overlap window, or a row written with an old updated_at) are
+  // read and published now.
+  void reconcile(std::vector<Outgoing>& outgoing, std::vector<TableKey>& published) {
     std::vector<TableKey> gone;
-    for (const TableState& t : tables_) {
+    for (TableState& t : tables_) {
       const TableSpec& spec = *t.spec;
-      std::string keys = spec.keys[0] + std::string(" COLLATE \"C\"");
+      std::string order = spec.keys[0] + std::string(" COLLATE \"C\"");
       std::string select = std::string(spec.keys[0]) + "::text, " +
-                           (spec.keys.size() > 1 ? std::string(spec.keys[1]) + "::text" : "''");
-      if (spec.keys.size() > 1) keys += std::string(", ") + spec.keys[1] + " COLLATE \"C\"";
-      PublishedKeys::Walk walk = keys_->walk(spec.name);
-      auto before = [](const TableKey& a, const std::string& k1, const std::string& k2) {
-        return std::tie(a.k1, a.k2) < std::tie(k1, k2);
-      };
-      session_.command("BEGIN READ ONLY", spec.name);
-      session_.command("DECLARE hutong_keys NO SCROLL CURSOR FOR SELECT " + select + " FROM " +
-                           qualified(spec) + " ORDER BY " + keys,
-                       spec.name);
-      for (;;) {
-        Rows rows = session_.query("FETCH " + std::to_string(kKeyPage) + " FROM hutong_keys", {},
-                                   spec.name);
-        for (int r = 0; r < rows.count(); ++r) {
-          std::string k1 = rows.text(r, 0), k2 = rows.text(r, 1);
-          while (walk.valid() && before(walk.key(), k1, k2)) {
-            gone.push_back(walk.key());
-            walk.next();
+                           (spec.keys.size() > 1 ? std::string(spec.keys[1]) + "::text" : "''") +
+                           ", (extract(epoch FROM updated_at) * 1000000)::int8";
+      if (spec.keys.size() > 1) order += std::string(", ") + spec.keys[1] + " COLLATE \"C\"";
+      std::vector<Mark> missed;
+      {
+        PublishedKeys::Walk walk = keys_->walk(spec.name);
+        auto before = [](const TableKey& a, const Mark& b) {
+          return std::tie(a.k1, a.k2) < std::tie(b.k1, b.k2);
+        };
+        session_.command("BEGIN READ ONLY", spec.name);
+        session_.command("DECLARE hutong_keys NO SCROLL CURSOR FOR SELECT " + select + " FROM " +
+                             qualified(spec) + " ORDER BY " + order,
+                         spec.name);
+        for (;;) {
+          Rows rows = session_.query("FETCH " + std::to_string(kKeyPage) + " FROM hutong_keys", {},
+                                     spec.name);
+          for (int r = 0; r < rows.count(); ++r) {
+            Mark row{true, std::stoll(rows.text(r, 2)), rows.text(r, 0), rows.text(r, 1)};
+            while (walk.valid() && before(walk.key(), row)) {
+              gone.push_back(walk.key());
+              walk.next();
+            }
+            if (walk.valid() && walk.key().k1 == row.k1 && walk.key().k2 == row.k2) {
+              walk.next();
+            } else if (t.mark.set && std::tie(row.us, row.k1, row.k2) <=
+                                         std::tie(t.mark.us, t.mark.k1, t.mark.k2)) {
+              missed.push_back(std::move(row));
+            }
           }
-          if (walk.valid() && walk.key().k1 == k1 && walk.key().k2 == k2) walk.next();
+          if (rows.count() < kKeyPage) break;
         }
-        if (rows.count() < kKeyPage) break;
+        session_.command("COMMIT", spec.name);
+        for (; walk.valid(); walk.next())
+          gone.push_back(walk.key());
       }
-      session_.command("COMMIT", spec.name);
-      for (; walk.valid(); walk.next())
-        gone.push_back(walk.key());
+      for (const Mark& key : missed) {
+        std::optional<Row> row = fetch_row(spec, key.k1, key.k2);
+        if (row && take(t, *row, outgoing, published)) {
+          host_.warn(std::string(spec.name) + " " + row->key() +
+                     " was never read by its updated_at (committed later than overlap_seconds "
+                     "allow, or written with an old updated_at): published now");
+        }
+      }
     }
     if (gone.empty()) return;
     reconciling_pass_ = keys_->new_pass();
