@@ -54,10 +54,12 @@ struct County {
 
 // hutong.yaml for one civil_affairs_pg connector named "civil".
 std::string hub_yaml(const std::string& dir, const std::string& conninfo,
-                     const std::string& extra_settings = "", int poll_ms = 20) {
+                     const std::string& extra_settings = "", int poll_ms = 20,
+                     const std::string& isolation = "process") {
   std::ofstream(dir + "/reader.pass") << "reader-secret\n";
   return "hub:\n  data_dir: " + dir + "/data\nconnectors:\n  - name: civil\n" +
-         "    plugin: civil_affairs_pg\n    poll_interval_ms: " + std::to_string(poll_ms) +
+         "    plugin: civil_affairs_pg\n    isolation: " + isolation +
+         "\n    poll_interval_ms: " + std::to_string(poll_ms) +
          "\n    restart_backoff_ms: 100\n    max_backoff_ms: 400\n    settings:\n" +
          "      conninfo: \"" + conninfo + "\"\n      password_file: " + dir + "/reader.pass\n" +
          "      reconcile_interval: \"200\"\n" + extra_settings;
@@ -190,11 +192,14 @@ std::string tekun_row(int n, const std::string& stamp_sql) {
          "', '610523001002', '分散供养', '全自理', '在册', " + stamp_sql + ")";
 }
 
-TEST(CivilAffairsPg, LoadsTheSampleThenItsChangesAndDeletes) {
+// In a runner process (the default) and in process.
+class CivilAffairsPgIsolation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CivilAffairsPgIsolation, LoadsTheSampleThenItsChangesAndDeletes) {
   County county;
   hutong::journal::testing::TempDir dir;
   log_every_statement(county.pg);
-  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo(), "", 20, GetParam()));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   State wanted = database_state(county.pg);
   ASSERT_EQ(wanted[kTopics[1]].size(), 35u);
@@ -258,6 +263,9 @@ TEST(CivilAffairsPg, LoadsTheSampleThenItsChangesAndDeletes) {
         << statement;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(CivilAffairsPg, CivilAffairsPgIsolation,
+                         ::testing::Values("process", "in_process"));
 
 // More rows share one updated_at than fit in a page (and more than the
 // overlap window re-reads per page); a second group differs only in the
@@ -686,14 +694,17 @@ TEST(CivilAffairsPg, HubKillsWhileRowsChangeLeaveTheDatabaseState) {
 
 // What operators see: a role that may not read a table, and a password
 // written into the configuration, each fail with their code, saying where;
-// once the grant is made the connector catches up by itself.
+// once the grant is made the connector catches up by itself. A role that
+// could write gets a warning.
 TEST(CivilAffairsPg, ErrorsNameTheirCauseAndPlace) {
   County county;
   county.pg.psql("REVOKE SELECT ON orphan_child FROM hub_reader");
   hutong::journal::testing::TempDir dir;
   std::string yaml = hub_yaml(dir.path(), county.reader_conninfo()) +
                      "  - name: leaky\n    plugin: civil_affairs_pg\n    settings:\n" +
-                     "      conninfo: \"" + county.pg.conninfo() + " password=secret\"\n";
+                     "      conninfo: \"" + county.pg.conninfo() + " password=secret\"\n" +
+                     "  - name: admin\n    plugin: civil_affairs_pg\n    settings:\n" +
+                     "      conninfo: \"" + county.pg.conninfo() + "\"\n";
   HubProcess hub(dir.path(), yaml);
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   nlohmann::json seen;
@@ -709,6 +720,11 @@ TEST(CivilAffairsPg, ErrorsNameTheirCauseAndPlace) {
   std::string leaky = seen["leaky"]["last_error"];
   EXPECT_NE(leaky.find("password_file"), std::string::npos) << leaky;
   EXPECT_EQ(leaky.find("secret"), std::string::npos) << "the password is not repeated: " << leaky;
+  // A role that could write is used all the same, with a warning.
+  EXPECT_TRUE(hub.wait_for([](const nlohmann::json& s) { return s["admin"]["accepted"] > 40; }));
+  EXPECT_NE(hub.log().find("the role can write to \"public\".\"dibao_household\""),
+            std::string::npos)
+      << hub.log();
 
   county.pg.psql("GRANT SELECT ON orphan_child TO hub_reader");
   State wanted = database_state(county.pg);
