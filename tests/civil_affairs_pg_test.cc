@@ -371,6 +371,15 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
   State wanted = database_state(county.pg);
   State got = wait_for_state(hub->data_dir(), wanted);
   ASSERT_EQ(got, wanted) << diff(got, wanted);
+  // The newest row, so its key is in the position kept at the stop: a key
+  // with the position's separators in it.
+  const std::string odd_key = "DB,;=%|x";
+  county.pg.psql("INSERT INTO dibao_household VALUES ('" + odd_key +
+                 "', '', '610523101202', '农村低保', 1, 0.01, '在保', '2025-01-01', NULL, "
+                 "clock_timestamp())");
+  wanted = database_state(county.pg);
+  got = wait_for_state(hub->data_dir(), wanted);
+  ASSERT_EQ(got, wanted) << diff(got, wanted);
   std::string data_dir = hub->data_dir();
   hub->kill(SIGTERM);
 
@@ -407,6 +416,7 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
       deletes += op == hutong::v1::OP_DELETE;
     }
   }
+  EXPECT_EQ(times_journaled(data_dir, kTopics[0])[odd_key], 1);
   EXPECT_EQ(deletes, 1 + 4 + 21 + 1) << "household, its members, the tekun persons, the orphan";
   auto s = hub->status();
   EXPECT_GE(s["civil"]["duplicate"].get<int>(), 1) << s.dump();

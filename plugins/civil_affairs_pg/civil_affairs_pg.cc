@@ -15,14 +15,18 @@
 //   overlap_seconds past the watermark and the window was read after that.
 // - Hard deletes: every `reconcile_interval` the tables' current keys are
 //   compared with the keys published (published_keys.h, a private SQLite
-//   file written ahead of emitting); the missing ones are emitted as deletes.
+//   file written ahead of emitting); the missing ones are emitted as deletes,
+//   and rows present but never published though the watermark is past them
+//   (inserted later than the overlap window allows) are published.
 // - Never writes: every session is read-only, each statement its own short
 //   transaction (the key scan is one read-only transaction with a cursor),
 //   with a statement and a lock timeout.
 // It must not guess: an unusable subject ID rejects the row (quarantine, with
 // the row as the database returned it); reference IDs are left empty.
+#include <algorithm>
 #include <chrono>
-#include <map>
+#include <cstdio>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -164,8 +168,8 @@ std::vector<std::string> split(const std::string& text, char separator) {
 // One row as the database returned it.
 struct Row {
   const TableSpec* table = nullptr;
-  std::vector<std::optional<std::string>> values;  // columns, then updated_at in µs
-  int64_t us = 0;
+  std::vector<std::optional<std::string>> values;  // as text, in table->columns order
+  int64_t us = 0;                                  // updated_at, µs since the epoch
 
   const std::optional<std::string>& at(const char* column) const {
     for (size_t c = 0; c < table->columns.size(); ++c) {
