@@ -12,7 +12,8 @@
 //   re-reading the last `overlap_seconds` behind the watermark; rows already
 //   published there with the same content are skipped (the approach of
 //   charity_sqlite). The re-read stops once the database's clock is
-//   overlap_seconds past the watermark and the window was read after that.
+//   overlap_seconds past the watermark and the window was read after that
+//   (so catching up on old rows never re-reads).
 // - Hard deletes: every `reconcile_interval` the tables' current keys are
 //   compared with the keys published (published_keys.h, a private SQLite
 //   file written ahead of emitting); the missing ones are emitted as deletes,
@@ -386,7 +387,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
       tables_.push_back({&spec, {}, {}, {}});
   }
 
-  // The position: "r=<pass>;<table>=<µs>,<k1>,<k2>;..." (escaped).
+  // The position: "r=<pass>;<table>=<µs>,<k1>,<k2>[,s];..." (keys escaped;
+  // ",s": the window behind that watermark needs no re-reading).
   void start(std::string_view position) override {
     std::string text(position);
     for (const std::string& part : split(text, ';')) {
@@ -400,10 +402,13 @@ class CivilAffairsPg : public hutong::sdk::Source {
           continue;
         }
         std::vector<std::string> fields = split(value, ',');
-        if (fields.size() != 3) throw Failure("position.invalid", "bad position " + text);
+        if (fields.size() != 3 && !(fields.size() == 4 && fields[3] == "s")) {
+          throw Failure("position.invalid", "bad position " + text);
+        }
         for (TableState& t : tables_) {
-          if (name == t.spec->name)
-            t.mark = {true, std::stoll(fields[0]), unescape(fields[1]), unescape(fields[2])};
+          if (name != t.spec->name) continue;
+          t.mark = {true, std::stoll(fields[0]), unescape(fields[1]), unescape(fields[2])};
+          if (fields.size() == 4) t.settled = t.mark;  // its window needs no re-reading
         }
       } catch (const std::logic_error&) {
         throw Failure("position.invalid", "bad position " + text);
@@ -418,7 +423,7 @@ class CivilAffairsPg : public hutong::sdk::Source {
                  " is new but the position is not: reading all tables again; rows hard-deleted "
                  "before now are not detected");
       for (TableState& t : tables_)
-        t.mark = {};
+        t.mark = t.settled = {};
     }
     keys_->resume(committed_pass_, text.empty());
     emitted_pass_ = committed_pass_;
@@ -490,7 +495,7 @@ class CivilAffairsPg : public hutong::sdk::Source {
   struct TableState {
     const TableSpec* spec;
     Mark mark;
-    Mark settled;  // the mark whose window was read again once no late commit could come
+    Mark settled;  // equal to mark when no late commit can still land behind it
     // Rows published within the overlap window: key -> (updated_at µs, content hash).
     std::unordered_map<std::string, std::pair<int64_t, size_t>> recent;
   };
@@ -626,13 +631,14 @@ class CivilAffairsPg : public hutong::sdk::Source {
   void read_table(TableState& t, int64_t db_now, int64_t budget, std::vector<Outgoing>& outgoing,
                   std::vector<TableKey>& published) {
     int64_t emitted = 0;
-    // 1. The window behind the watermark, for transactions that committed late.
-    if (t.mark.set && !(t.settled == t.mark)) {
+    // 1. The window behind the watermark, for transactions that committed late
+    //    (not needed once every row up to the watermark was read at a time
+    //    overlap_seconds past its updated_at: none can still commit there).
+    bool window_done = t.settled == t.mark;
+    if (!window_done) {
       Mark cursor{true, t.mark.us - overlap_us_ - 1, "", ""};
-      Mark window_end = t.mark;
-      bool complete = false;  // read to the window's end (not stopped by the budget)
-      while (!complete) {
-        std::vector<Row> rows = page(*t.spec, cursor, &window_end, batch_rows_);
+      while (!window_done) {
+        std::vector<Row> rows = page(*t.spec, cursor, &t.mark, batch_rows_);
         bool full = false;
         for (const Row& row : rows) {
           cursor = row.mark();
@@ -642,9 +648,8 @@ class CivilAffairsPg : public hutong::sdk::Source {
           }
         }
         if (full) break;
-        complete = static_cast<int64_t>(rows.size()) < batch_rows_;
+        window_done = static_cast<int64_t>(rows.size()) < batch_rows_;
       }
-      if (complete && db_now >= window_end.us + overlap_us_) t.settled = window_end;
     }
     // 2. Forward from the watermark.
     if (emitted < budget) {
@@ -653,6 +658,9 @@ class CivilAffairsPg : public hutong::sdk::Source {
         t.mark = row.mark();
       }
     }
+    // db_now was read before any of this: everything up to the watermark was
+    // read at least overlap_seconds after it was stamped.
+    if (window_done && db_now >= t.mark.us + overlap_us_) t.settled = t.mark;
     int64_t horizon = t.mark.us - overlap_us_ - 1;
     std::erase_if(t.recent, [&](const auto& entry) { return entry.second.first < horizon; });
   }
@@ -760,7 +768,7 @@ class CivilAffairsPg : public hutong::sdk::Source {
     for (const TableState& t : tables_) {
       if (!t.mark.set) continue;
       p += ";" + std::string(t.spec->name) + "=" + std::to_string(t.mark.us) + "," +
-           escape(t.mark.k1) + "," + escape(t.mark.k2);
+           escape(t.mark.k1) + "," + escape(t.mark.k2) + (t.settled == t.mark ? ",s" : "");
     }
     return p;
   }
