@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -185,6 +186,13 @@ std::vector<std::string> connector_statements(const PgServer& pg) {
     if (line.starts_with(execute)) out.push_back(line.substr(execute.size()));
   }
   return out;
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
 }
 
 std::string tekun_row(int n, const std::string& stamp_sql) {
@@ -388,8 +396,8 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
       "DELETE FROM dibao_household WHERE household_id = 'DB610523-2019-00110';"
       "DELETE FROM tekun_person;");
   sqlite3* keys = nullptr;
-  ASSERT_EQ(sqlite3_open((data_dir + "/connectors/civil/published_keys.sqlite").c_str(), &keys),
-            SQLITE_OK);
+  const std::string keys_file = data_dir + "/connectors/civil/published_keys.sqlite";
+  ASSERT_EQ(sqlite3_open(keys_file.c_str(), &keys), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(keys,
                          "INSERT INTO published VALUES ('orphan_child', 'never-published', '', "
                          "NULL)",
@@ -420,6 +428,31 @@ TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
   EXPECT_EQ(deletes, 1 + 4 + 21 + 1) << "household, its members, the tekun persons, the orphan";
   auto s = hub->status();
   EXPECT_GE(s["civil"]["duplicate"].get<int>(), 1) << s.dump();
+
+  // A key whose delete is journaled already, put back into the file: its
+  // delete is emitted again and is a duplicate too (still one delete).
+  hub->kill(SIGTERM);
+  ASSERT_EQ(sqlite3_open(keys_file.c_str(), &keys), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          keys,
+          "INSERT OR REPLACE INTO published VALUES ('orphan_child', '610523201111286037', '', "
+          "NULL)",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK)
+      << sqlite3_errmsg(keys);
+  sqlite3_close(keys);
+  size_t passes_before = count_of(hub->log(), "rows hard-deleted");
+  hub->start();
+  ASSERT_TRUE(hub->wait_ready()) << hub->log();
+  for (int i = 0; i < 400 && count_of(hub->log(), "rows hard-deleted") == passes_before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(count_of(hub->log(), "rows hard-deleted"), passes_before) << hub->log();
+  auto orphan_records = hutong::testing::journal_sequence(data_dir, kTopics[3]);
+  EXPECT_EQ(std::count_if(orphan_records.begin(), orphan_records.end(),
+                          [](const auto& r) { return std::get<1>(r) == hutong::v1::OP_DELETE; }),
+            1);
+  EXPECT_EQ(hub_state(data_dir), database_state(county.pg));
 }
 
 // The database restarts under the connector, then is down for a while: the
