@@ -22,6 +22,9 @@ PublishedKeys::PublishedKeys(const std::string& path) : path_(path) {
     throw Failure(kState, "cannot open the published-key file " + path + ": " + message);
   }
   sqlite3_busy_timeout(db_, 10000);
+  // One instance at a time: a second one (an old runner not yet gone) waits
+  // for the first to close the file, or fails with state.io.
+  exec("PRAGMA locking_mode=EXCLUSIVE");
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=FULL");
   exec(
