@@ -1,10 +1,12 @@
 // civil_affairs_pg against a real PostgreSQL (tests/pg_server.h) loaded with
 // the sample civil-affairs database, read by a real hutongd through a
-// SELECT-only role: the initial load, updates, many rows sharing one
-// updated_at, a transaction that commits late with an older updated_at, hard
-// deletes (also across a hub restart), the database restarting and being
-// down, defective IDs, and hub SIGKILLs while rows change. Each test checks
-// the journal's current state per key against what the database holds.
+// SELECT-only role (sending only reading statements): the initial load,
+// updates, many rows sharing one updated_at, a transaction that commits late
+// with an older updated_at, hard deletes (also across a hub restart, and
+// deletes the hub counts as duplicates), the database restarting and being
+// down, defective IDs and replay, operator-facing errors, and hub SIGKILLs
+// while rows change. The tests compare the journal's current state per key
+// with what the database holds, and count how often each key was journaled.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -363,8 +365,8 @@ TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
 
 // Rows hard-deleted while the hub is down are deleted in the journal after it
 // comes back (and so are rows deleted while it runs). A key the published-key
-// file holds but the journal never had costs a delete the hub counts as a
-// duplicate: nothing is journaled for it.
+// file holds but the journal never had, or one whose delete is journaled
+// already, costs a delete the hub counts as a duplicate: nothing is journaled.
 TEST(CivilAffairsPg, HardDeletesReachTheJournalAcrossAHubRestart) {
   County county;
   std::string values;
