@@ -277,24 +277,27 @@ TEST_P(CivilAffairsPgIsolation, LoadsTheSampleThenItsChangesAndDeletes) {
 INSTANTIATE_TEST_SUITE_P(CivilAffairsPg, CivilAffairsPgIsolation,
                          ::testing::Values("process", "in_process"));
 
-// More rows share one updated_at than fit in a page (and more than the
-// overlap window re-reads per page); a second group differs only in the
-// microsecond. Each is published once; one UPDATE of them all (one now() for
-// every row) publishes each once more.
+// More rows share one updated_at than fit in a page; a second group differs
+// only in the microsecond. Each is published once. One UPDATE of them all
+// stamps every row with one now(): each is published once more, while the
+// window behind the watermark (more rows than it reads per page) is read
+// again every poll and its published rows are skipped.
 TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
   County county;
-  std::string values;
-  for (int i = 0; i < 400; ++i) {
-    values += (i ? "," : "") + tekun_row(i, i < 300 ? "'2025-11-20 10:00:00.123456+08'"
-                                                    : "'2025-11-20 10:00:00.123457+08'");
+  for (int chunk = 0; chunk < 1200; chunk += 200) {  // psql gets its input as one argument
+    std::string values;
+    for (int i = chunk; i < chunk + 200; ++i) {
+      values += (i > chunk ? "," : "") + tekun_row(i, i < 1100 ? "'2025-11-20 10:00:00.123456+08'"
+                                                               : "'2025-11-20 10:00:00.123457+08'");
+    }
+    county.pg.psql("INSERT INTO tekun_person VALUES " + values);
   }
-  county.pg.psql("INSERT INTO tekun_person VALUES " + values);
   hutong::journal::testing::TempDir dir;
   HubProcess hub(dir.path(),
                  hub_yaml(dir.path(), county.reader_conninfo(), "      batch_rows: \"37\"\n"));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   State wanted = database_state(county.pg);
-  ASSERT_EQ(wanted[kTopics[2]].size(), 401u);
+  ASSERT_EQ(wanted[kTopics[2]].size(), 1201u);
   State got = wait_for_state(hub.data_dir(), wanted);
   EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
   for (const auto& [key, n] : times_journaled(hub.data_dir(), kTopics[2]))
@@ -305,7 +308,7 @@ TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
   got = wait_for_state(hub.data_dir(), wanted);
   EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
   auto counts = times_journaled(hub.data_dir(), kTopics[2]);
-  EXPECT_EQ(counts.size(), 401u);
+  EXPECT_EQ(counts.size(), 1201u);
   for (const auto& [key, n] : counts)
     EXPECT_EQ(n, 2) << key;
 }
@@ -317,7 +320,8 @@ TEST(CivilAffairsPg, ManyRowsShareOneTimestamp) {
 TEST(CivilAffairsPg, ALateCommitIsPublishedOnce) {
   County county;
   hutong::journal::testing::TempDir dir;
-  HubProcess hub(dir.path(), hub_yaml(dir.path(), county.reader_conninfo()));
+  HubProcess hub(dir.path(),
+                 hub_yaml(dir.path(), county.reader_conninfo(), "      overlap_seconds: \"60\"\n"));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   State got = wait_for_state(hub.data_dir(), database_state(county.pg));
 
@@ -665,7 +669,7 @@ TEST(CivilAffairsPg, HubKillsWhileRowsChangeLeaveTheDatabaseState) {
   hutong::journal::testing::TempDir dir;
   HubProcess hub(dir.path(),
                  hub_yaml(dir.path(), county.reader_conninfo(),
-                          "      batch_rows: \"10\"\n      overlap_seconds: \"5\"\n", 5));
+                          "      batch_rows: \"10\"\n      overlap_seconds: \"30\"\n", 5));
   std::atomic<bool> stop = false;
   std::thread bureau([&] {
     PGconn* c = PQconnectdb(county.pg.conninfo().c_str());

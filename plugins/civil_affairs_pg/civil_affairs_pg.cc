@@ -638,7 +638,7 @@ class CivilAffairsPg : public hutong::sdk::Source {
     if (!window_done) {
       Mark cursor{true, t.mark.us - overlap_us_ - 1, "", ""};
       while (!window_done) {
-        std::vector<Row> rows = page(*t.spec, cursor, &t.mark, batch_rows_);
+        std::vector<Row> rows = page(*t.spec, cursor, &t.mark, window_page());
         bool full = false;
         for (const Row& row : rows) {
           cursor = row.mark();
@@ -648,7 +648,7 @@ class CivilAffairsPg : public hutong::sdk::Source {
           }
         }
         if (full) break;
-        window_done = static_cast<int64_t>(rows.size()) < batch_rows_;
+        window_done = static_cast<int64_t>(rows.size()) < window_page();
       }
     }
     // 2. Forward from the watermark.
@@ -664,6 +664,10 @@ class CivilAffairsPg : public hutong::sdk::Source {
     int64_t horizon = t.mark.us - overlap_us_ - 1;
     std::erase_if(t.recent, [&](const auto& entry) { return entry.second.first < horizon; });
   }
+
+  // The window is read in larger pages than records are emitted: nearly all
+  // of it was published already and is skipped.
+  int64_t window_page() const { return std::max<int64_t>(batch_rows_, 1000); }
 
   int64_t database_now() {
     Rows r = session_.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8", {},
