@@ -15,9 +15,12 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "domain/date.h"
 #include "hub_process.h"
 #include "journal/envelope_record.h"
 #include "journal/journal.h"
@@ -779,6 +782,169 @@ TEST(CivilAffairsPg, ErrorsNameTheirCauseAndPlace) {
   State wanted = database_state(county.pg);
   State got = wait_for_state(hub.data_dir(), wanted);
   EXPECT_EQ(got, wanted) << diff(got, wanted) << hub.log();
+}
+
+// A record as the county generator's truth writes it: protobuf JSON field
+// names, default values left out, enumerations by their Chinese label, dates
+// yyyy-mm-dd, timestamps RFC 3339 UTC. Empty strings are left out on both
+// sides (the truth writes an empty reference ID).
+nlohmann::json truth_json(const google::protobuf::Message& m) {
+  using google::protobuf::FieldDescriptor;
+  const auto* type = m.GetDescriptor();
+  const auto* reflection = m.GetReflection();
+  if (type == google::protobuf::Timestamp::descriptor()) {
+    const auto& ts = static_cast<const google::protobuf::Timestamp&>(m);
+    int64_t days = ts.seconds() / 86400 - (ts.seconds() % 86400 < 0 ? 1 : 0);
+    int64_t rest = ts.seconds() - days * 86400;
+    auto date = hutong::domain::CivilDate::from_days_since_epoch(days);
+    char text[40];
+    std::snprintf(text, sizeof text, "%sT%02d:%02d:%02dZ", date.to_string().c_str(),
+                  static_cast<int>(rest / 3600), static_cast<int>(rest / 60 % 60),
+                  static_cast<int>(rest % 60));
+    return text;
+  }
+  if (type == hutong::v1::Date::descriptor()) {
+    const auto& d = static_cast<const hutong::v1::Date&>(m);
+    return hutong::domain::CivilDate{d.year(), d.month(), d.day()}.to_string();
+  }
+  nlohmann::json out = nlohmann::json::object();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        if (!reflection->GetString(m, f).empty()) out[f->name()] = reflection->GetString(m, f);
+        break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        out[f->name()] = reflection->GetInt32(m, f);
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        out[f->name()] = reflection->GetInt64(m, f);
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        out[f->name()] = reflection->GetBool(m, f);
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        out[f->name()] = status_label(m, f->name().c_str());
+        break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        out[f->name()] = truth_json(reflection->GetMessage(m, f));
+        break;
+      default:
+        out[f->name()] = "(unexpected type)";
+    }
+  }
+  return out;
+}
+
+void drop_empty_strings(nlohmann::json& j) {
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end();) {
+    if (it->is_string() && it->get<std::string>().empty()) {
+      it = j.erase(it);
+    } else {
+      drop_empty_strings(*it);
+      ++it;
+    }
+  }
+}
+
+using JsonState = std::map<std::string, std::map<std::string, nlohmann::json>>;
+
+JsonState truth_state(const std::string& truth_dir, const std::string& suffix) {
+  JsonState out;
+  for (const auto& topic : kTopics) {
+    std::ifstream in(truth_dir + "/" + topic + suffix);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      drop_empty_strings(j["value"]);
+      out[topic][j["key"]] = j["value"];
+    }
+  }
+  return out;
+}
+
+JsonState hub_json_state(const std::string& data_dir) {
+  JsonState out;
+  for (const auto& topic : kTopics) {
+    for (const auto& [key, e] : journal_state(data_dir, topic)) {
+      const google::protobuf::Message* payload = hutong::journal::payload_of(e);
+      if (payload) out[topic][key] = truth_json(*payload);
+    }
+  }
+  return out;
+}
+
+std::string json_diff(const JsonState& got, const JsonState& wanted) {
+  std::string out;
+  for (const auto& topic : kTopics) {
+    auto g = got.count(topic) ? got.at(topic) : std::map<std::string, nlohmann::json>();
+    auto w = wanted.count(topic) ? wanted.at(topic) : std::map<std::string, nlohmann::json>();
+    for (const auto& [k, v] : w) {
+      if (!g.contains(k)) {
+        out += topic + " " + k + " missing\n";
+      } else if (g[k] != v) {
+        out += topic + " " + k + ":\n  journal " + g[k].dump() + "\n  truth   " + v.dump() + "\n";
+      }
+    }
+    for (const auto& [k, v] : g)
+      if (!w.contains(k)) out += topic + " " + k + " not in the truth\n";
+    if (out.size() > 4000) break;
+  }
+  return out.empty() ? "(same)" : out;
+}
+
+// The demo county's generator (deploy/county) writes the civil-affairs
+// database with defects, and what a correct hub concludes from it: the
+// journal holds exactly its truth, value for value, before and after the
+// bureau's changes, and quarantines exactly its rows with their reasons.
+TEST(CivilAffairsPg, MatchesTheGeneratedCountysTruth) {
+  hutong::journal::testing::TempDir dir;
+  std::string county = dir.path() + "/county";
+  auto generated =
+      hutong::testing::run_command(std::string(HUTONG_COUNTY) + " --out " + county +
+                                   " --households 300 --seed 3 --defect-rate 0.1 2>&1");
+  ASSERT_EQ(generated.exit_code, 0) << generated.out;
+  PgServer pg(kSource);
+  pg.psql_file(county + "/civil_affairs/civil_affairs.sql");
+  pg.psql(
+      "CREATE ROLE hub_reader LOGIN; GRANT USAGE ON SCHEMA public TO hub_reader;"
+      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO hub_reader;");
+  std::string conninfo = pg.conninfo();
+  conninfo.replace(conninfo.find("user=postgres"), 13, "user=hub_reader");
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), conninfo));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+
+  for (const std::string suffix : {".initial.jsonl", ".jsonl"}) {
+    if (suffix == ".jsonl") pg.psql_file(county + "/civil_affairs/civil_affairs_changes.sql");
+    JsonState wanted = truth_state(county + "/truth", suffix);
+    ASSERT_GT(wanted[kTopics[1]].size(), 50u);
+    JsonState got;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      got = hub_json_state(hub.data_dir());
+      if (got == wanted) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(got == wanted) << suffix << "\n" << json_diff(got, wanted);
+  }
+
+  std::set<std::string> wanted_quarantine, got_quarantine;
+  std::ifstream in(county + "/truth/quarantine.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["system"] != "civil_affairs") continue;
+    std::string source = j["source"];
+    wanted_quarantine.insert(source.substr(source.find(':') + 1) + ":" +
+                             j["key"].get<std::string>() + " " + j["reason"].get<std::string>());
+  }
+  ASSERT_FALSE(wanted_quarantine.empty());
+  for (const auto& [key, e] : journal_state(hub.data_dir(), "hub.quarantine"))
+    got_quarantine.insert(e.quarantined_row().source_name() + " " +
+                          e.quarantined_row().reason_code());
+  EXPECT_EQ(got_quarantine, wanted_quarantine);
 }
 
 }  // namespace
