@@ -2,6 +2,7 @@
 // civil_affairs.sql (schema, updated_at trigger, rows) and
 // civil_affairs_changes.sql (in-place updates, inserts and hard deletes), with
 // the expected state after each.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -288,6 +289,13 @@ void write_civil_affairs(const County& c, const DefectPicker& picker, Truth& tru
         Rng prng(o.seed, kTagCivil ^ 0x200, pi);
         Defect name_defect;
         StoredId id = subject_id(picker, prng, p.id_view(), true, &name_defect);
+        // Two members of a household whose IDs a defect turned into the same
+        // text (two 6.10523E+17) would break the table's primary key: the
+        // second keeps its ID clean.
+        if (std::find(member_keys_stored.begin(), member_keys_stored.end(), id.text) !=
+            member_keys_stored.end()) {
+          id = StoredId{std::string(p.id_view()), "", false, Defect::kNone};
+        }
         std::string name = c.name_in(p, kSysCivil);
         std::string name_text = name_defect != Defect::kNone ? pad_blanks(name, prng) : name;
         static const char* kGrades[] = {"一级", "二级", "三级", "四级"};
