@@ -1,0 +1,240 @@
+// What a sink should hold, computed from a hub's journal: the current version
+// of every key of a topic (upserts replace, deletes remove), flattened the way
+// the sinks' record layout defines columns (plugins/common/record_layout.h);
+// and readers for what the sinks wrote: an RFC 4180 CSV parser and an XLSX
+// sheet reader (libzip + expat) that keeps each cell's type.
+#pragma once
+
+#include <expat.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/spreadsheet.h"
+#include "journal/envelope_record.h"
+#include "journal/journal.h"
+#include "record_layout.h"
+
+namespace hutong::testing {
+
+struct CurrentRecord {
+  uint64_t offset = 0;
+  std::string payload;
+};
+using TopicState = std::map<std::string, CurrentRecord>;  // by key, in byte order
+
+// The current state of each of `topics` in the journal of `data_dir`.
+inline std::map<std::string, TopicState> journal_state(const std::string& data_dir,
+                                                       const std::set<std::string>& topics) {
+  journal::JournalOptions ro;
+  ro.directory = data_dir + "/journal";
+  ro.read_only = true;
+  std::map<std::string, TopicState> out;
+  for (const std::string& t : topics)
+    out[t];
+  auto opened = journal::Journal::open(ro);
+  if (!opened) return out;
+  std::set<std::string, std::less<>> wanted(topics.begin(), topics.end());
+  auto reader = (*opened)->read_from(0, wanted);
+  v1::Envelope e;
+  for (;;) {
+    auto r = reader->next();
+    if (!r || !*r) break;
+    const journal::RecordView& v = **r;
+    TopicState& state = out[std::string(v.topic)];
+    if (v.op == journal::Op::kDelete) {
+      state.erase(std::string(v.key));
+      continue;
+    }
+    e.Clear();
+    if (!journal::from_record(v, e)) continue;
+    const google::protobuf::Message* payload = journal::payload_of(e);
+    state[std::string(v.key)] = {v.offset, payload ? payload->SerializeAsString() : ""};
+  }
+  return out;
+}
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// What a spreadsheet file of the topic should show: the header (_key, then the
+// columns) and one row per current key, with the files sink's cell rules
+// written out independently: no value is an empty cell, booleans read 是 / 否,
+// formula-like text is neutralized by the domain library.
+inline Rows expected_sheet(const std::string& topic, const TopicState& state) {
+  const sinks::RecordLayout* layout = sinks::RecordLayout::for_topic(topic);
+  Rows rows;
+  std::vector<std::string> header = {"_key"};
+  for (const sinks::Column& c : layout->columns())
+    header.push_back(c.name);
+  rows.push_back(header);
+  std::vector<sinks::Cell> cells;
+  for (const auto& [key, record] : state) {
+    layout->flatten(record.payload, cells);
+    std::vector<std::string> row = {domain::neutralize_formula(key)};
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (!cells[i]) {
+        row.emplace_back();
+      } else if (layout->columns()[i].type == sinks::ColumnType::kBoolean) {
+        row.push_back(*cells[i] == "true" ? "是" : "否");
+      } else {
+        row.push_back(domain::neutralize_formula(*cells[i]));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// RFC 4180 with CRLF line ends; nullopt when the text is not well-formed.
+inline std::optional<Rows> parse_csv(std::string_view text) {
+  Rows rows;
+  std::vector<std::string> row;
+  std::string cell;
+  bool quoted = false, was_quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell += c;
+      }
+    } else if (c == '"' && cell.empty() && !was_quoted) {
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(cell));
+      cell.clear();
+      was_quoted = false;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      row.push_back(std::move(cell));
+      rows.push_back(std::move(row));
+      cell.clear();
+      row.clear();
+      was_quoted = false;
+      ++i;
+    } else if (c == '\r' || c == '\n') {
+      return std::nullopt;  // a bare line break outside quotes
+    } else {
+      cell += c;
+    }
+  }
+  if (quoted || !cell.empty() || !row.empty()) return std::nullopt;  // no final CRLF
+  return rows;
+}
+
+struct SheetCell {
+  std::string type;  // the cell's t attribute: inlineStr, s, str, or "" for a number
+  std::string text;
+};
+using Sheet = std::vector<std::vector<SheetCell>>;
+
+namespace internal {
+struct SheetParser {
+  Sheet sheet;
+  bool in_value = false;
+  int column = -1;
+  std::string type, text;
+  static int column_of(const char* ref) {
+    int n = 0;
+    for (; *ref >= 'A' && *ref <= 'Z'; ++ref)
+      n = n * 26 + (*ref - 'A' + 1);
+    return n - 1;
+  }
+  static void start(void* data, const char* name, const char** attrs) {
+    auto* p = static_cast<SheetParser*>(data);
+    std::string_view n(name);
+    if (n == "row") {
+      p->sheet.emplace_back();
+    } else if (n == "c") {
+      p->type.clear();
+      p->text.clear();
+      for (int i = 0; attrs[i]; i += 2) {
+        if (std::string_view(attrs[i]) == "t") p->type = attrs[i + 1];
+        if (std::string_view(attrs[i]) == "r") p->column = column_of(attrs[i + 1]);
+      }
+    } else if (n == "v" || n == "t") {
+      p->in_value = true;
+    }
+  }
+  static void end(void* data, const char* name) {
+    auto* p = static_cast<SheetParser*>(data);
+    std::string_view n(name);
+    if (n == "v" || n == "t") {
+      p->in_value = false;
+    } else if (n == "c" && !p->sheet.empty()) {
+      auto& row = p->sheet.back();
+      if (static_cast<int>(row.size()) <= p->column) row.resize(p->column + 1);
+      row[p->column] = {p->type, p->text};
+    }
+  }
+  static void chars(void* data, const char* s, int len) {
+    auto* p = static_cast<SheetParser*>(data);
+    if (p->in_value) p->text.append(s, len);
+  }
+};
+}  // namespace internal
+
+// The first worksheet of an XLSX file, cell by cell; nullopt when unreadable.
+inline std::optional<Sheet> read_xlsx(const std::string& path) {
+  int error = 0;
+  zip_t* archive = zip_open(path.c_str(), ZIP_RDONLY, &error);
+  if (archive == nullptr) return std::nullopt;
+  std::string xml;
+  if (zip_file_t* f = zip_fopen(archive, "xl/worksheets/sheet1.xml", 0)) {
+    char buf[65536];
+    zip_int64_t n;
+    while ((n = zip_fread(f, buf, sizeof buf)) > 0)
+      xml.append(buf, static_cast<size_t>(n));
+    zip_fclose(f);
+  }
+  zip_close(archive);
+  if (xml.empty()) return std::nullopt;
+  internal::SheetParser parser;
+  XML_Parser p = XML_ParserCreate("UTF-8");
+  XML_SetUserData(p, &parser);
+  XML_SetElementHandler(p, &internal::SheetParser::start, &internal::SheetParser::end);
+  XML_SetCharacterDataHandler(p, &internal::SheetParser::chars);
+  bool ok = XML_Parse(p, xml.data(), static_cast<int>(xml.size()), 1) == XML_STATUS_OK;
+  XML_ParserFree(p);
+  if (!ok) return std::nullopt;
+  return parser.sheet;
+}
+
+// The offsets (other than 0) a sink connector was started from, per the hub's
+// log: where it resumed after each restart.
+inline std::set<uint64_t> sink_resume_offsets(const std::string& log,
+                                              const std::string& connector) {
+  std::set<uint64_t> out;
+  std::string marker = "connector " + connector + ": sink running from offset ";
+  for (size_t at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
+    uint64_t offset = std::stoull(log.substr(at + marker.size(), 20));
+    if (offset > 0) out.insert(offset);
+  }
+  return out;
+}
+
+// Polls `check` until it returns an empty string (true) or the timeout passes
+// (false, with the last complaint in `why`).
+template <typename Check>
+bool eventually(Check check, std::string& why,
+                std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    why = check();
+    if (why.empty()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace hutong::testing
