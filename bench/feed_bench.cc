@@ -257,7 +257,9 @@ void open_hub(Bench& b, const std::string& dir, const std::string& policy_kind) 
   server_options.endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   server_options.keys_dir = keys;
   b.endpoint = server_options.endpoint;
-  b.server = std::make_unique<feed::FeedServer>(*b.journal, server_options, policies);
+  auto audit = std::make_shared<feed::AuditChain>();
+  (void)audit->resume(*b.journal);
+  b.server = std::make_unique<feed::FeedServer>(*b.journal, server_options, policies, audit);
   (void)b.server->start();
 }
 

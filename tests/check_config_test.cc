@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
             "connectors[0].batch_records: expected a whole number from 1 to 100000, found \"-5\""},
         BrokenConfig{"plugin_of_another_abi",
                      "hub:\n  data_dir: /tmp/x\nconnectors:\n  - name: a\n    plugin: bad_abi\n",
-                     "was built for plugin ABI version 99; this hub loads version 1"},
+                     "was built for plugin ABI version 99; this hub loads versions 1 to 2"},
         BrokenConfig{"department_unknown_topic",
                      "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
                      "departments:\n  - name: edu\n    topics: [education.enrolment]\n",
@@ -119,7 +119,27 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenConfig{"departments_without_feed",
                      "hub:\n  data_dir: /tmp/x\n"
                      "departments:\n  - name: edu\n    topics: [education.enrollment]\n",
-                     "feed.endpoint: departments are configured but the feed has no endpoint"}),
+                     "feed.endpoint: departments are configured but neither the feed (no "
+                     "endpoint) nor a sink connector serves them"},
+        BrokenConfig{"sink_of_an_unknown_department",
+                     "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n"
+                     "connectors:\n  - name: s\n    plugin: test_sink\n    department: fund\n"
+                     "    settings:\n      file: /tmp/x/s\n",
+                     "hutong.yaml:9: connectors[0].department: expected a department configured "
+                     "under departments: (edu), found \"fund\""},
+        BrokenConfig{"sink_topic_outside_its_department",
+                     "hub:\n  data_dir: /tmp/x\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n"
+                     "connectors:\n  - name: s\n    plugin: test_sink\n    department: edu\n"
+                     "    topics: [fund.grant]\n    settings:\n      file: /tmp/x/s\n",
+                     "connectors[0].topics: department edu may not read \"fund.grant\""},
+        BrokenConfig{"source_with_a_department",
+                     "hub:\n  data_dir: /tmp/x\n"
+                     "departments:\n  - name: edu\n    topics: [education.enrollment]\n"
+                     "connectors:\n  - name: s\n    plugin: test_source\n    department: edu\n",
+                     "connectors[0].department: only sink connectors deliver to a department; "
+                     "plugin test_source is a source"}),
     [](const testing::TestParamInfo<BrokenConfig>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -11,8 +11,6 @@
 
 #include "domain/division.h"
 
-#include "domain/division.h"
-
 namespace hutong::config {
 namespace {
 
@@ -174,7 +172,7 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
   if (!c.only_keys(node, path,
                    {"name", "plugin", "isolation", "enabled", "poll_interval_ms", "batch_records",
                     "restart_backoff_ms", "max_backoff_ms", "heartbeat_timeout_ms",
-                    "poll_timeout_ms", "topics", "settings"})) {
+                    "poll_timeout_ms", "topics", "department", "state_dir", "settings"})) {
     return;
   }
   if (node["name"]) {
@@ -222,6 +220,8 @@ void read_connector(Checker& c, const YAML::Node& node, size_t index, ConnectorC
       }
     }
   }
+  if (node["department"]) connector.department = c.string(node["department"], path + ".department");
+  if (node["state_dir"]) connector.state_dir = c.string(node["state_dir"], path + ".state_dir");
   if (const YAML::Node settings = node["settings"]) {
     if (!settings.IsMap()) {
       c.problem(settings, path + ".settings",
@@ -418,7 +418,41 @@ LoadResult parse_config(const std::string& yaml_text, const std::string& source,
       }
     }
   }
+  // A sink's department is a configured one, and its topics are the department's.
+  for (size_t i = 0; i < result.config.connectors.size(); ++i) {
+    ConnectorConfig& connector = result.config.connectors[i];
+    if (connector.department.empty()) continue;
+    std::string path = "connectors[" + std::to_string(i) + "]";
+    auto department =
+        std::find_if(result.config.departments.begin(), result.config.departments.end(),
+                     [&](const DepartmentConfig& d) { return d.name == connector.department; });
+    if (department == result.config.departments.end()) {
+      std::string names;
+      for (const DepartmentConfig& d : result.config.departments)
+        names += (names.empty() ? "" : ", ") + d.name;
+      result.problems.push_back({source, connector.line, path + ".department",
+                                 "expected a department configured under departments: (" +
+                                     (names.empty() ? std::string("none is") : names) +
+                                     "), found \"" + connector.department + "\""});
+      continue;
+    }
+    for (const std::string& topic : connector.topics) {
+      if (std::find(department->topics.begin(), department->topics.end(), topic) ==
+          department->topics.end()) {
+        std::string allowed;
+        for (const std::string& t : department->topics)
+          allowed += (allowed.empty() ? "" : ", ") + t;
+        result.problems.push_back({source, connector.line, path + ".topics",
+                                   "department " + department->name + " may not read \"" + topic +
+                                       "\" (its topics: " + allowed + ")"});
+      }
+    }
+  }
   if (!result.config.data_dir.empty()) {
+    for (ConnectorConfig& connector : result.config.connectors) {
+      if (connector.state_dir.empty() && !connector.name.empty())
+        connector.state_dir = result.config.data_dir + "/connectors/" + connector.name;
+    }
     if (result.config.feed.keys_dir.empty())
       result.config.feed.keys_dir = result.config.data_dir + "/keys";
     if (result.config.feed.hash_key_file.empty())

@@ -31,8 +31,15 @@ struct ConnectorConfig {
   std::chrono::milliseconds max_backoff{60000};
   std::chrono::milliseconds heartbeat_timeout{10000};
   std::chrono::milliseconds poll_timeout{300000};
-  // Sinks: the topics delivered (empty: every topic but the hub's own).
+  // Sinks: the topics delivered (empty: every topic but the hub's own, or with
+  // a department, every topic the department may read).
   std::vector<std::string> topics;
+  // Sinks: the department whose policy (topics, rows, fields) applies to what
+  // the sink receives; empty: records as journaled.
+  std::string department;
+  // The connector's own folder for state kept across restarts (given to the
+  // plugin); default <data_dir>/connectors/<name>.
+  std::string state_dir;
   // The `settings` map as written (scalars as text); after check_settings():
   // every declared key, defaults filled in.
   std::vector<std::pair<std::string, std::string>> settings;

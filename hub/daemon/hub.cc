@@ -23,6 +23,40 @@ std::string plugin_path_of(const config::HubConfig& config,
   return plugin_host::resolve_plugin_path(connector.plugin, config.plugin_dir);
 }
 
+// A sink connector's department: its policy renders what the sink receives, and
+// every delivery goes into the audit trail first, as for the change feeds.
+class DepartmentSink : public plugin_host::SinkDepartment {
+ public:
+  DepartmentSink(std::shared_ptr<const feed::Policy> policy,
+                 std::shared_ptr<feed::AuditChain> audit, journal::Journal& journal)
+      : policy_(std::move(policy)), audit_(std::move(audit)), journal_(journal) {}
+  const std::string& name() const override { return policy_->department(); }
+  std::vector<std::string> topics() const override {
+    return {policy_->topics().begin(), policy_->topics().end()};
+  }
+  bool render(const journal::RecordView& record, std::string& envelope) const override {
+    return policy_->render(record, {}, envelope) == feed::Policy::Outcome::kSend;
+  }
+  Status record_delivery(const std::string& sink, uint64_t first, uint64_t last,
+                         uint64_t count) override {
+    feed::AuditEntry entry;
+    entry.department = policy_->department();
+    entry.subscription = "sink:" + sink;
+    entry.first_offset = first;
+    entry.last_offset = last;
+    entry.records = count;
+    entry.sent_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    return audit_->record(journal_, entry);
+  }
+
+ private:
+  std::shared_ptr<const feed::Policy> policy_;
+  std::shared_ptr<feed::AuditChain> audit_;
+  journal::Journal& journal_;
+};
+
 // Policy problems ("departments[i].path: message" lines) as configuration problems.
 void add_policy_problems(const config::HubConfig& config, size_t index, const Status& status,
                          std::vector<config::Problem>& problems) {
@@ -48,10 +82,13 @@ std::vector<config::Problem> Hub::check(config::HubConfig& config) {
     auto policy = feed::Policy::compile(config.departments[i], i, *hasher);
     if (!policy) add_policy_problems(config, i, policy.status(), problems);
   }
-  if (!config.departments.empty() && config.feed.endpoint.empty()) {
+  bool sinks_serve_departments = std::any_of(config.connectors.begin(), config.connectors.end(),
+                                             [](const auto& c) { return !c.department.empty(); });
+  if (!config.departments.empty() && config.feed.endpoint.empty() && !sinks_serve_departments) {
     problems.push_back({config.source, config.departments.front().line, "feed.endpoint",
-                        "departments are configured but the feed has no endpoint; set "
-                        "feed.endpoint (e.g. tcp://127.0.0.1:7450)"});
+                        "departments are configured but neither the feed (no endpoint) nor a "
+                        "sink connector serves them; set feed.endpoint (e.g. "
+                        "tcp://127.0.0.1:7450) or give a sink connector a department"});
   }
   for (size_t i = 0; i < config.connectors.size(); ++i) {
     config::ConnectorConfig& connector = config.connectors[i];
@@ -66,6 +103,12 @@ std::vector<config::Problem> Hub::check(config::HubConfig& config) {
     for (config::Problem& p :
          config::check_settings(connector, i, (*library)->descriptor(), config.source)) {
       problems.push_back(std::move(p));
+    }
+    if (!connector.department.empty() && (*library)->descriptor().kind != HUTONG_PLUGIN_SINK) {
+      problems.push_back({config.source, connector.line,
+                          "connectors[" + std::to_string(i) + "].department",
+                          "only sink connectors deliver to a department; plugin " +
+                              std::string((*library)->descriptor().name) + " is a source"});
     }
   }
   return problems;
@@ -151,7 +194,26 @@ std::unique_ptr<plugin_host::Connector> Hub::make_connector(
   Status load_error = library ? Status::ok() : library.status();
   if (!library) spdlog::error("connector {}: {}", connector.name, load_error.to_string());
   plugin_mtimes_[connector.name] = mtime_of(path);
-  plugin_host::SessionFactory factory{config_.runner, config_.data_dir};
+  plugin_host::SessionFactory factory{config_.runner, config_.data_dir, nullptr};
+  if (!connector.department.empty()) {
+    auto policy = policies_.find(connector.department);
+    if (policy != policies_.end()) {
+      factory.department = std::make_shared<DepartmentSink>(policy->second, audit_, *journal_);
+      sink_policies_[connector.name] = policy->second;
+    } else if (load_error.is_ok()) {
+      // Fail closed: never hand a sink records without its department's policy.
+      load_error = Status(plugin_host::kPluginFailed,
+                          "department " + connector.department + " has no policy in force");
+    }
+  }
+  if (!connector.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(connector.state_dir, ec);
+    if (ec) {
+      spdlog::error("connector {}: cannot create its state_dir {}: {}", connector.name,
+                    connector.state_dir, ec.message());
+    }
+  }
   return std::make_unique<plugin_host::Connector>(connector, library ? *library : nullptr,
                                                   load_error, *ingest_, factory,
                                                   committed_position(connector.name));
@@ -190,17 +252,21 @@ Result<feed::Policies> Hub::make_policies(const config::HubConfig& config) {
 
 Status Hub::start() {
   std::lock_guard lock(mu_);
-  if (!config_.feed.endpoint.empty()) {
+  audit_ = std::make_shared<feed::AuditChain>();
+  if (Status s = audit_->resume(*journal_); !s) return s;
+  if (!config_.departments.empty()) {
     auto policies = make_policies(config_);
     if (!policies) return policies.status();
+    policies_ = *policies;
+  }
+  if (!config_.feed.endpoint.empty()) {
     feed::FeedServerOptions options;
     options.endpoint = config_.feed.endpoint;
     options.keys_dir = config_.feed.keys_dir;
     options.heartbeat_interval = config_.feed.heartbeat_interval;
     options.max_batch_records = config_.feed.max_batch_records;
     options.max_batch_bytes = config_.feed.max_batch_bytes;
-    policies_ = *policies;
-    feed_ = std::make_unique<feed::FeedServer>(*journal_, options, std::move(*policies));
+    feed_ = std::make_unique<feed::FeedServer>(*journal_, options, policies_, audit_);
     if (Status s = feed_->start(); !s) {
       feed_.reset();
       return s;
@@ -241,35 +307,42 @@ std::vector<config::Problem> Hub::reload() {
   loaded.config.plugin_dir = config_.plugin_dir;
   loaded.config.runner = config_.runner;
   std::lock_guard lock(mu_);
+  // The new policies first: a sink whose department's policy changed restarts.
+  Result<feed::Policies> policies = make_policies(loaded.config);
+  if (!policies) spdlog::error("reload: policies unchanged: {}", policies.status().to_string());
+  auto department_changed = [&](const std::string& name) {
+    auto used = sink_policies_.find(name);
+    if (used == sink_policies_.end() || !policies) return false;
+    auto now = policies->find(used->second->department());
+    return now == policies->end() || now->second != used->second;
+  };
   std::map<std::string, const config::ConnectorConfig*> wanted;
   for (const auto& c : loaded.config.connectors) {
     if (c.enabled) wanted[c.name] = &c;
   }
   for (auto it = connectors_.begin(); it != connectors_.end();) {
     auto w = wanted.find(it->first);
-    bool changed = w == wanted.end() || !(as_run(*w->second) == it->second->config()) ||
-                   mtime_of(plugin_path_of(loaded.config, *w->second)) != plugin_mtimes_[it->first];
+    bool changed =
+        w == wanted.end() || !(as_run(*w->second) == it->second->config()) ||
+        mtime_of(plugin_path_of(loaded.config, *w->second)) != plugin_mtimes_[it->first] ||
+        department_changed(it->first);
     if (changed) {
       spdlog::info("reload: stopping connector {}", it->first);
       it->second->stop();
+      sink_policies_.erase(it->first);
       it = connectors_.erase(it);
     } else {
       ++it;
     }
   }
   config_.connectors = loaded.config.connectors;
-  if (feed_) {
-    if (loaded.config.feed != config_.feed) {
-      spdlog::warn("reload: feed settings changed; they take effect when the hub restarts");
-    }
-    auto policies = make_policies(loaded.config);
-    if (policies) {
-      policies_ = *policies;
-      feed_->set_policies(std::move(*policies));
-      config_.departments = loaded.config.departments;
-    } else {
-      spdlog::error("reload: policies unchanged: {}", policies.status().to_string());
-    }
+  if (feed_ && loaded.config.feed != config_.feed) {
+    spdlog::warn("reload: feed settings changed; they take effect when the hub restarts");
+  }
+  if (policies) {
+    policies_ = *policies;
+    if (feed_) feed_->set_policies(*policies);
+    config_.departments = loaded.config.departments;
   }
   read_positions();  // stopped connectors' positions, as they last committed them
   for (const auto& [name, connector] : wanted) {

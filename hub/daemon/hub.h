@@ -69,7 +69,10 @@ class Hub {
   bool started_ = false;
   std::shared_ptr<const domain::KeyedHasher> hasher_;
   std::unique_ptr<feed::FeedServer> feed_;
-  feed::Policies policies_;  // as given to feed_
+  feed::Policies policies_;  // as given to feed_ and the department sinks
+  std::shared_ptr<feed::AuditChain> audit_;
+  // The policy each running department sink was started with.
+  std::map<std::string, std::shared_ptr<const feed::Policy>> sink_policies_;
 };
 
 // Every current quarantine entry (newest version per key, resolved ones left

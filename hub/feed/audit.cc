@@ -67,6 +67,7 @@ Result<AuditEntry> audit_from_json(std::string_view text) {
 }
 
 Status AuditChain::resume(const journal::Journal& journal) {
+  std::lock_guard lock(mu_);
   auto reader = journal.read_from(0, {std::string(journal::kTopicAudit)});
   for (;;) {
     auto record = reader->next();
@@ -80,11 +81,26 @@ Status AuditChain::resume(const journal::Journal& journal) {
   return Status::ok();
 }
 
-void AuditChain::link(AuditEntry& entry) {
+void AuditChain::record(journal::Journal& journal, AuditEntry& entry,
+                        journal::Journal::AppendCallback done) {
+  std::lock_guard lock(mu_);
   entry.sequence = next_sequence_++;
   entry.previous_hash = last_hash_;
   entry.hash = audit_hash(entry);
   last_hash_ = entry.hash;
+  std::string key = audit_key(entry.sequence);
+  std::string value = audit_to_json(entry);
+  journal::RecordIn record{journal::Op::kUpsert, journal::kTopicAudit, key, value};
+  journal.append_async(std::span(&record, 1), std::move(done));
+}
+
+Status AuditChain::record(journal::Journal& journal, AuditEntry& entry) {
+  std::promise<Status> promise;
+  std::future<Status> future = promise.get_future();
+  record(journal, entry, [&promise](Result<journal::AppendResult> result) {
+    promise.set_value(result ? Status::ok() : result.status());
+  });
+  return future.get();
 }
 
 AuditVerifyReport verify_audit(const journal::Journal& journal) {

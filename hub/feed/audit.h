@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,15 +36,21 @@ std::string audit_key(uint64_t sequence);  // 20 digits, zero-padded
 std::string audit_to_json(const AuditEntry& entry);
 Result<AuditEntry> audit_from_json(std::string_view text);
 
-// Links new entries to the chain.
+// Links new entries to the chain and appends them to hub.audit. Shared by the
+// feed server and the sinks that deliver to departments: entries reach the
+// journal in chain order whichever thread records them.
 class AuditChain {
  public:
   // Continues after the last entry in the journal (reads the hub.audit topic).
   Status resume(const journal::Journal& journal);
-  // Fills in sequence, previous_hash and hash.
-  void link(AuditEntry& entry);
+  // Fills in sequence, previous_hash and hash, and appends the entry; `done`
+  // runs on the journal's writer thread once it is durable (or failed).
+  void record(journal::Journal& journal, AuditEntry& entry, journal::Journal::AppendCallback done);
+  // The same, waiting until the entry is durable.
+  Status record(journal::Journal& journal, AuditEntry& entry);
 
  private:
+  std::mutex mu_;
   uint64_t next_sequence_ = 0;
   std::string last_hash_;
 };

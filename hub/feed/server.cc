@@ -120,8 +120,12 @@ struct FeedServer::Completion {
   Status status;
 };
 
-FeedServer::FeedServer(journal::Journal& journal, FeedServerOptions options, Policies policies)
-    : journal_(journal), options_(std::move(options)), policies_(std::move(policies)) {}
+FeedServer::FeedServer(journal::Journal& journal, FeedServerOptions options, Policies policies,
+                       std::shared_ptr<AuditChain> audit)
+    : journal_(journal),
+      options_(std::move(options)),
+      policies_(std::move(policies)),
+      audit_(std::move(audit)) {}
 
 FeedServer::~FeedServer() {
   stop();
@@ -132,7 +136,6 @@ Status FeedServer::start() {
   if (!key) return key.status();
   public_key_ = key->public_key;
   secret_key_ = key->secret_key;
-  if (Status s = audit_.resume(journal_); !s) return s;
   {
     auto reader = journal_.read_from(0, {std::string(journal::kTopicSubscriberCursor)});
     for (;;) {
@@ -670,11 +673,13 @@ void FeedServer::pump(Session& session) {
       entry.last_offset = last;
       entry.records = count;
       entry.sent_at_us = wall_micros();
-      audit_.link(entry);
-      std::string key = audit_key(entry.sequence);
-      std::string value = audit_to_json(entry);
-      journal::RecordIn record{journal::Op::kUpsert, journal::kTopicAudit, key, value};
-      append_then_complete(record, std::move(completion));
+      audit_->record(journal_, entry,
+                     [this, completion = std::move(completion)](auto result) mutable {
+                       completion.status = result.status();
+                       std::lock_guard lock(completions_mu_);
+                       completions_.push_back(std::move(completion));
+                       notify();
+                     });
     }
     if (drained) return;
   }

@@ -49,12 +49,15 @@ using Policies = std::map<std::string, std::shared_ptr<const Policy>, std::less<
 
 class FeedServer {
  public:
-  FeedServer(journal::Journal& journal, FeedServerOptions options, Policies policies);
+  // `audit`: resumed from the journal (AuditChain::resume), shared with the
+  // hub's department sinks.
+  FeedServer(journal::Journal& journal, FeedServerOptions options, Policies policies,
+             std::shared_ptr<AuditChain> audit);
   ~FeedServer();
   FeedServer(const FeedServer&) = delete;
   FeedServer& operator=(const FeedServer&) = delete;
 
-  // Loads cursors and the audit chain from the journal, starts the ZAP handler,
+  // Loads cursors from the journal, starts the ZAP handler,
   // then binds the ROUTER. An endpoint that cannot be bound is an error.
   Status start();
   void stop();
@@ -101,7 +104,7 @@ class FeedServer {
   // Server-thread state.
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by routing id
   std::map<std::string, uint64_t> cursors_;                   // department/subscription -> offset
-  AuditChain audit_;
+  std::shared_ptr<AuditChain> audit_;
   std::map<const Policy*, std::unique_ptr<RenderCache>> render_caches_;
   uint64_t generation_ = 0;
 

@@ -172,11 +172,19 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
     status_.backoff_ms = 0;
     status_.last_position = std::to_string(committed);
   }
-  spdlog::info("connector {}: sink running from offset {}", config_.name, committed);
-  std::set<std::string, std::less<>> topics(config_.topics.begin(), config_.topics.end());
+  SinkDepartment* department = factory_.department.get();
+  spdlog::info("connector {}: sink running from offset {}{}", config_.name, committed,
+               department ? " for department " + department->name() : "");
+  std::vector<std::string> wanted = config_.topics;
+  if (department && wanted.empty()) wanted = department->topics();
+  std::set<std::string, std::less<>> topics(wanted.begin(), wanted.end());
   auto reader = ingest_.journal().read_from(committed, topics);
+  // Plugins built for ABI 2 and later are told when they have caught up.
+  const bool wants_flush = library_->descriptor().abi_version >= 2;
+  bool flushed = true;
   std::vector<SinkRecord> records;
   hutong::v1::Envelope envelope;
+  std::string rendered;
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -184,31 +192,57 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
     }
     records.clear();
     auto wait = config_.poll_interval;
-    while (records.size() < config_.batch_records) {
+    uint64_t scanned = 0;
+    while (records.size() < config_.batch_records && scanned < 64 * config_.batch_records) {
       Result<std::optional<journal::RecordView>> r =
-          reader->next(records.empty() ? wait : std::chrono::milliseconds(0));
+          reader->next(records.empty() && scanned == 0 ? wait : std::chrono::milliseconds(0));
       if (!r) return "cannot read the journal: " + r.status().to_string();
       if (!*r) break;
       const journal::RecordView& v = **r;
+      ++scanned;
       if (topics.empty() && v.topic.starts_with("hub."))
         continue;  // the hub's own topics, unless asked
       envelope.Clear();
+      bool parsed;
+      if (department) {
+        if (!department->render(v, rendered)) continue;  // not for the department
+        parsed = envelope.ParseFromString(rendered);
+      } else {
+        parsed = journal::from_record(v, envelope);
+      }
       SinkRecord record{std::string(v.topic), std::string(v.key), v.op, {}, 0, {}, v.offset};
-      if (journal::from_record(v, envelope)) {
+      if (parsed) {
+        if (department) record.key = envelope.key();  // as the department sees it
         if (const auto* payload = journal::payload_of(envelope)) {
           payload->SerializeToString(&record.payload);
         }
         record.location = envelope.source().location();
         record.event_time_us =
             envelope.event_time().seconds() * 1'000'000 + envelope.event_time().nanos() / 1000;
-      } else {
+      } else if (!department) {
         record.payload.assign(v.value);
+      } else {
+        continue;  // never hand a department bytes its policy did not render
       }
       records.push_back(std::move(record));
     }
-    if (records.empty()) continue;
+    if (records.empty()) {
+      if (scanned == 0 && wants_flush && !flushed) {
+        // Caught up: a moment for the sink to flush what it buffers.
+        Result<uint64_t> done = session.deliver(records);
+        if (!done) return done.status().to_string();
+        flushed = true;
+      }
+      continue;
+    }
+    if (department) {
+      Status audited = department->record_delivery(config_.name, records.front().offset,
+                                                   records.back().offset, records.size());
+      if (!audited) return "cannot record the delivery in the audit trail: " + audited.to_string();
+    }
     Result<uint64_t> delivered = session.deliver(records);
     if (!delivered) return delivered.status().to_string();
+    flushed = false;
     std::lock_guard lock(mu_);
     status_.rows_read += records.size();
     status_.accepted += records.size();

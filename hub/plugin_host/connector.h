@@ -41,9 +41,28 @@ struct ConnectorStatus {
   int64_t backoff_ms = 0;             // current wait before the next restart
 };
 
+// What a sink connector with a `department` receives: the department's policy
+// applied to every record, and each delivery recorded in the audit trail before
+// the sink gets it. Implemented by the hub (plugin_host knows no policy).
+class SinkDepartment {
+ public:
+  virtual ~SinkDepartment() = default;
+  virtual const std::string& name() const = 0;
+  // The topics the department may read.
+  virtual std::vector<std::string> topics() const = 0;
+  // The record as the department receives it (a serialized Envelope) into
+  // `envelope`; false when the row is not for the department.
+  virtual bool render(const journal::RecordView& record, std::string& envelope) const = 0;
+  // Durably records that connector `sink` hands offsets first..last (count
+  // records) to the department.
+  virtual Status record_delivery(const std::string& sink, uint64_t first, uint64_t last,
+                                 uint64_t count) = 0;
+};
+
 struct SessionFactory {
   std::string runner_path;
   std::string socket_dir;
+  std::shared_ptr<SinkDepartment> department;  // sinks with a `department`
 };
 
 class Connector {

@@ -46,9 +46,10 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
       handle->library.get<const hutong_plugin_descriptor>(HUTONG_PLUGIN_DESCRIPTOR_SYMBOL);
   // The ABI version first: the rest of the layout depends on it.
   uint32_t abi = d.abi_version;
-  if (abi != HUTONG_PLUGIN_ABI_VERSION) {
+  if (abi < HUTONG_PLUGIN_ABI_OLDEST || abi > HUTONG_PLUGIN_ABI_VERSION) {
     return Status(kPluginAbi, "plugin " + path + " was built for plugin ABI version " +
-                                  std::to_string(abi) + "; this hub loads version " +
+                                  std::to_string(abi) + "; this hub loads versions " +
+                                  std::to_string(HUTONG_PLUGIN_ABI_OLDEST) + " to " +
                                   std::to_string(HUTONG_PLUGIN_ABI_VERSION) +
                                   ": rebuild it against this hub's hutong/plugin.h");
   }

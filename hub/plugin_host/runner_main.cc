@@ -88,12 +88,15 @@ int main(int argc, char** argv) {
   const hutong_plugin_descriptor* d = library ? &(*library)->descriptor() : nullptr;
 
   LogBuffer logs;
-  hutong_host host{&logs, [](void* context, hutong_log_level level, const char* message) {
+  hutong_host host{&logs,
+                   [](void* context, hutong_log_level level, const char* message) {
                      static const char* kLevels[] = {"DEBUG", "INFO", "WARN", "ERROR"};
                      auto* buffer = static_cast<LogBuffer*>(context);
                      std::lock_guard lock(buffer->mu);
                      buffer->lines.push_back(std::string(kLevels[level & 3]) + " " + message);
-                   }};
+                   },
+                   nullptr};
+  std::string state_dir;
   std::vector<std::pair<std::string, std::string>> settings;
   std::vector<hutong_config_entry> entries;
   hutong_config config{connector.c_str(), nullptr, 0};
@@ -135,6 +138,8 @@ int main(int argc, char** argv) {
         config.entries = entries.data();
         config.count = static_cast<uint32_t>(entries.size());
         const std::string& position = request.start().position();
+        state_dir = request.start().state_dir();
+        host.state_dir = state_dir.c_str();
         if (d->create(&host, &config, &instance, &error) != HUTONG_OK) return fail(reply, error);
         if (d->kind == HUTONG_PLUGIN_SINK) {
           uint64_t committed = 0;

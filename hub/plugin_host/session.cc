@@ -50,7 +50,9 @@ hutong_rejected_row view(const pipeline::OwnedRejected& row) {
 class InProcessSession : public SourceSession {
  public:
   InProcessSession(std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
-      : library_(std::move(library)), host_(connector.name), config_(connector) {}
+      : library_(std::move(library)),
+        host_(connector.name, connector.state_dir),
+        config_(connector) {}
   ~InProcessSession() override {
     if (instance_) library_->descriptor().destroy(instance_);
   }
@@ -102,7 +104,9 @@ class InProcessSession : public SourceSession {
 class InProcessSink : public SinkSession {
  public:
   InProcessSink(std::shared_ptr<PluginLibrary> library, const config::ConnectorConfig& connector)
-      : library_(std::move(library)), host_(connector.name), config_(connector) {}
+      : library_(std::move(library)),
+        host_(connector.name, connector.state_dir),
+        config_(connector) {}
   ~InProcessSink() override {
     if (instance_) library_->descriptor().destroy(instance_);
   }
@@ -244,6 +248,7 @@ class RunnerSession : public SourceSession, public SinkSession {
       setting->set_value(value);
     }
     s->set_position(position);
+    s->set_state_dir(connector_.state_dir);
     Status status = call(request, reply);
     if (!status) return status;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
@@ -485,8 +490,10 @@ BatchEmitter::BatchEmitter(pipeline::Batch& batch) : batch_(batch) {
   };
 }
 
-PluginHost::PluginHost(std::string name) : connector(std::move(name)) {
+PluginHost::PluginHost(std::string name, std::string dir)
+    : connector(std::move(name)), state_dir(std::move(dir)) {
   host.context = this;
+  host.state_dir = state_dir.c_str();
   host.log = [](void* context, hutong_log_level level, const char* message) {
     const std::string& who = static_cast<PluginHost*>(context)->connector;
     switch (level) {

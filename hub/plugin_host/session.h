@@ -88,9 +88,10 @@ class BatchEmitter {
 // The host services the hub gives a plugin: its log lines go to the hub's log,
 // tagged with the connector.
 struct PluginHost {
-  explicit PluginHost(std::string connector);
+  PluginHost(std::string connector, std::string state_dir);
   hutong_host host;
   std::string connector;
+  std::string state_dir;
 };
 
 // The settings of a connector as the plugin interface wants them.

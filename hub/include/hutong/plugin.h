@@ -24,7 +24,10 @@
 extern "C" {
 #endif
 
-#define HUTONG_PLUGIN_ABI_VERSION 1u
+/* Version 2 added hutong_host.state_dir. The hub also loads plugins built for
+ * version 1 (they never read the newer fields). */
+#define HUTONG_PLUGIN_ABI_VERSION 2u
+#define HUTONG_PLUGIN_ABI_OLDEST 1u
 #define HUTONG_PLUGIN_DESCRIPTOR_SYMBOL "hutong_plugin"
 
 /* Return values of plugin functions. */
@@ -127,6 +130,10 @@ typedef enum hutong_log_level {
 typedef struct hutong_host {
   void* context;
   void (*log)(void* context, hutong_log_level level, const char* message);
+  /* ABI 2: a folder that belongs to this connector alone and survives restarts
+   * (the connector's `state_dir`, by default <data_dir>/connectors/<name>),
+   * created by the hub, for state the plugin keeps beside its source position. */
+  const char* state_dir;
 } hutong_host;
 
 typedef struct hutong_plugin_descriptor {
@@ -155,7 +162,11 @@ typedef struct hutong_plugin_descriptor {
                 hutong_error* error);
 
   /* Sinks. Receives records in offset order; *committed receives the offset
-   * below which everything is durably stored on the sink's side. */
+   * below which everything is durably stored on the sink's side. Since ABI 2,
+   * a call with count 0 says the sink has caught up (nothing is pending for
+   * now): a moment to flush what it buffers; *committed is then not read.
+   * With a connector `department`, records arrive with that department's
+   * policy applied (masked or absent fields, possibly a hashed key). */
   int (*deliver)(void* instance, const hutong_record* records, size_t count, uint64_t* committed,
                  hutong_error* error);
   /* The offset the sink has stored up to (its own durable state), at start. */

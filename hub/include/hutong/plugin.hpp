@@ -45,6 +45,8 @@ class Host {
   }
   void info(const std::string& message) const { log(HUTONG_LOG_INFO, message); }
   void warn(const std::string& message) const { log(HUTONG_LOG_WARN, message); }
+  // The connector's own folder for state kept across restarts (see plugin.h).
+  std::string state_dir() const { return host_ && host_->state_dir ? host_->state_dir : ""; }
 
  private:
   const hutong_host* host_;
@@ -172,6 +174,8 @@ class Sink {
   virtual uint64_t committed_offset() = 0;
   // Store the records; return the offset below which everything is stored.
   virtual uint64_t deliver(std::span<const hutong_record> records) = 0;
+  // Caught up: nothing more is pending for now (flush buffered work here).
+  virtual void flush() {}
 };
 
 namespace internal {
@@ -241,7 +245,12 @@ struct SinkCalls {
   static int deliver(void* instance, const hutong_record* records, size_t count,
                      uint64_t* committed, hutong_error* error) {
     return guarded(error, [&] {
-      *committed = static_cast<T*>(instance)->deliver(std::span(records, count));
+      if (count == 0) {
+        static_cast<T*>(instance)->flush();
+        *committed = 0;
+      } else {
+        *committed = static_cast<T*>(instance)->deliver(std::span(records, count));
+      }
       return HUTONG_OK;
     });
   }
