@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 
 #include "domain/encoding.h"
 #include "hub_process.h"
@@ -74,11 +75,26 @@ connectors:
 )" + sinks;
 }
 
-std::string sink_yaml(const std::string& name, const std::string& folder,
-                      const std::string& extra_settings, int batch) {
+// The charity fund sees the roster of division 610523 only, with masked IDs and
+// names, no phones, and a keyed hash of the national student number.
+const std::string kDepartments = R"(departments:
+  - name: charity
+    topics: [education.enrollment]
+    division_prefixes: ["610523"]
+    fields:
+      id_number: mask
+      name: mask
+      phone: drop
+      "education.enrollment:national_student_number": hash
+)";
+
+std::string sink_yaml(
+    const std::string& name, const std::string& folder, const std::string& extra_settings,
+    int batch, const std::string& selection = "topics: [poverty.member, education.enrollment]") {
   return "  - name: " + name + R"(
     plugin: files_sink
-    topics: [poverty.member, education.enrollment]
+    )" + selection +
+         R"(
     poll_interval_ms: 10
     restart_backoff_ms: 20
     max_backoff_ms: 200
@@ -167,13 +183,22 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
       {"西城社区", "\"=HYPERLINK(\"\"http://evil.example\"\")\""}, {"石槽村", "@SUM(1+1)"}};
   drop_snapshot("202509", drop, formulas);
   drop_snapshot("202510", drop, formulas);
-  std::string gb = dir.path() + "/out_gb18030", utf8 = dir.path() + "/out_utf8";
-  HubProcess hub(dir.path(),
-                 hub_yaml(dir.path(),
-                          sink_yaml("files", gb, "", 40) +
-                              sink_yaml("files_utf8", utf8,
-                                        "      encoding: utf-8\n      formats: csv\n", 500),
-                          300));
+  std::string gb = dir.path() + "/out_gb18030", utf8 = dir.path() + "/out_utf8",
+              fund = dir.path() + "/out_fund";
+  // The GB18030 sink writes its files only when the hub says it has caught up
+  // (its interval is an hour); the UTF-8 one also on its 100 ms interval.
+  HubProcess hub(
+      dir.path(),
+      hub_yaml(dir.path(),
+               sink_yaml("files", gb, "      flush_interval_ms: 3600000\n", 40) +
+                   sink_yaml("files_utf8", utf8,
+                             "      encoding: utf-8\n      formats: csv\n"
+                             "      flush_interval_ms: 100\n",
+                             500) +
+                   sink_yaml("files_fund", fund, "      encoding: utf-8\n      formats: csv\n", 64,
+                             "department: charity"),
+               300) +
+          kDepartments);
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   std::string why;
   ASSERT_TRUE(hutong::testing::eventually(
@@ -241,6 +266,29 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
   EXPECT_GT(id_cells, 10u);
   // Enumerations read as the departments' labels.
   EXPECT_TRUE(csv_cells.contains("户主") && csv_cells.contains("男")) << "labels, not enum names";
+  // The fund's file: its rows only, as its policy shows them.
+  auto state = hutong::testing::journal_state(hub.data_dir(), kTopics);
+  std::string fund_csv = read_file(fund + "/education.enrollment_" + today() + ".csv");
+  ASSERT_TRUE(fund_csv.starts_with(hutong::domain::kUtf8Bom));
+  auto fund_rows = hutong::testing::parse_csv(fund_csv.substr(3));
+  ASSERT_TRUE(fund_rows.has_value());
+  EXPECT_EQ(fund_rows->size(), 1 + 150u) << "the even rows (division 610523) of 300";
+  const auto& head = (*fund_rows)[0];
+  auto column = [&](const std::string& name) {
+    return std::find(head.begin(), head.end(), name) - head.begin();
+  };
+  const std::regex masked_id(R"(\d{6}\*{8}[\dX]{4})"), hashed(R"([0-9a-f]{64})");
+  for (size_t r = 1; r < fund_rows->size(); ++r) {
+    const auto& row = (*fund_rows)[r];
+    EXPECT_TRUE(std::regex_match(row[column("student_resident_id")], masked_id)) << row[1];
+    EXPECT_TRUE(std::regex_match(row[column("national_student_number")], hashed));
+    EXPECT_EQ(row[column("guardian_phone")], "");
+    EXPECT_TRUE(row[column("hukou_division")].starts_with("610523"));
+  }
+  for (const auto& [key, record] : state["education.enrollment"])
+    EXPECT_EQ(fund_csv.find(key), std::string::npos) << "a full ID in the fund's file: " << key;
+  EXPECT_FALSE(fs::exists(fund + "/poverty.member_" + today() + ".csv"));
+
   // Nothing half-written is left beside the files.
   for (const auto& entry : fs::directory_iterator(gb))
     EXPECT_FALSE(entry.path().filename().string().ends_with(".tmp")) << entry.path();
@@ -254,7 +302,9 @@ TEST(FilesSink, HubKillsDuringDeliveryLeaveTheFilesOfAnUninterruptedRun) {
     drop_snapshot("202509", drop);
     drop_snapshot("202510", drop);
     std::string out = dir.path() + "/out";
-    HubProcess hub(dir.path(), hub_yaml(dir.path(), sink_yaml("files", out, "", 7), 1500));
+    HubProcess hub(
+        dir.path(),
+        hub_yaml(dir.path(), sink_yaml("files", out, "      flush_interval_ms: 100\n", 7), 1500));
     std::mt19937 rng(23);
     EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     std::string why;

@@ -2,15 +2,16 @@
 // work in Excel: per record type one CSV (GB18030 or UTF-8 with BOM, CRLF,
 // RFC 4180) and/or one XLSX file holding the record type's CURRENT state.
 //
-// The state lives in an SQLite database in the folder: every deliver call is one
+// The state lives in an SQLite database in the connector's state_dir (the
+// folder itself when the host gives none): every deliver call is one
 // transaction holding the rows it changed, the topics whose files are now stale
 // and the sink's offset, so a crash at any point leaves them in agreement and a
 // replay is idempotent. The files are derived from that state and rewritten
 // (temporary name, fsync, rename: never half-written) when the host signals
-// "caught up" (deliver with no records) or, with or without that signal, once
-// `flush_interval_ms` has passed. Columns come from the schemas
-// (plugins/common/record_layout.h); cell text is neutralized against formula
-// injection with the domain library. Knows no topic or column by name.
+// "caught up" (deliver with no records: Sink::flush) and, with or without that
+// signal, once `flush_interval_ms` has passed; every file once at start. Columns come from the
+// schemas (plugins/common/record_layout.h); cell text is neutralized against formula injection with
+// the domain library. Knows no topic or column by name.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -45,8 +46,7 @@ using hutong::sinks::RecordLayout;
 
 const hutong_config_key kKeys[] = {
     {"folder", HUTONG_CONFIG_PATH, nullptr,
-     "the folder the files are written to (created when missing); the sink's state database "
-     "lives there too"},
+     "the folder the files are written to (created when missing)"},
     {"encoding", HUTONG_CONFIG_STRING, "gb18030",
      "CSV encoding: gb18030 (Excel in China) or utf-8 "
      "(written with a BOM)"},
@@ -152,6 +152,7 @@ class FilesSink : public hutong::sdk::Sink {
   FilesSink(const hutong::sdk::Host& host, const hutong::sdk::Settings& settings)
       : host_(host),
         folder_(settings.string("folder")),
+        state_dir_(host.state_dir().empty() ? folder_ : host.state_dir()),
         encoding_(settings.string("encoding")),
         formats_(settings.string("formats")),
         interval_(std::chrono::milliseconds(settings.milliseconds("flush_interval_ms"))),
@@ -179,7 +180,7 @@ class FilesSink : public hutong::sdk::Sink {
     if (flusher_.joinable()) flusher_.join();
     std::lock_guard lock(mu_);
     try {
-      if (db_) flush();  // a clean stop leaves the files current
+      if (db_) write_stale_files();  // a clean stop leaves the files current
     } catch (...) {
       // Stale files are rewritten at the next start (the topics stay marked).
     }
@@ -192,32 +193,46 @@ class FilesSink : public hutong::sdk::Sink {
   }
 
   uint64_t deliver(std::span<const hutong_record> records) override {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     open_state();
-    if (!flush_error_.empty()) {
-      std::string error = flush_error_;
-      flush_error_.clear();
-      throw Failure("sink.io", error);
-    }
-    if (records.empty()) {  // the hub has caught up: make the files current now
-      flush();
+    report_flush_error();
+    if (records.empty()) {  // (the C++ layer calls flush() instead)
+      write_stale_files();
       return committed_;
     }
     store(records);
-    if (std::chrono::steady_clock::now() - last_flush_ >= interval_) flush();
+    if (std::chrono::steady_clock::now() - last_flush_ >= interval_) write_stale_files();
     return committed_;
   }
 
+  // The hub has caught up: make the files current now.
+  void flush() override {
+    std::lock_guard lock(mu_);
+    open_state();
+    report_flush_error();
+    write_stale_files();
+  }
+
  private:
+  // A failure of the flusher thread fails the next call, with its message.
+  void report_flush_error() {
+    if (flush_error_.empty()) return;
+    std::string error = std::move(flush_error_);
+    flush_error_.clear();
+    throw Failure("sink.io", error);
+  }
+
   void open_state() {
     if (db_) return;
-    std::error_code ec;
-    fs::create_directories(folder_, ec);
-    if (!fs::is_directory(folder_)) {
-      throw Failure("sink.io", "the folder " + folder_ + " does not exist and cannot be created" +
-                                   (ec ? ": " + ec.message() : ""));
+    for (const std::string& dir : {folder_, state_dir_}) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (!fs::is_directory(dir)) {
+        throw Failure("sink.io", "the folder " + dir + " does not exist and cannot be created" +
+                                     (ec ? ": " + ec.message() : ""));
+      }
     }
-    db_ = std::make_unique<Sqlite>(folder_ + "/" + kStateFile);
+    db_ = std::make_unique<Sqlite>(state_dir_ + "/" + kStateFile);
     db_->exec(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
         "CREATE TABLE IF NOT EXISTS record (topic TEXT NOT NULL, key TEXT NOT NULL,"
@@ -225,7 +240,10 @@ class FilesSink : public hutong::sdk::Sink {
         " WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS stale_topic (topic TEXT PRIMARY KEY);"
         "CREATE TABLE IF NOT EXISTS sink_offset (id INTEGER PRIMARY KEY CHECK (id = 1),"
-        " next_offset INTEGER NOT NULL);");
+        " next_offset INTEGER NOT NULL);"
+        // Every file is rewritten once at start: a folder that was emptied or
+        // replaced, or files of an older schema, are made current.
+        "INSERT OR IGNORE INTO stale_topic (topic) SELECT DISTINCT topic FROM record;");
     sqlite3_stmt* s = db_->prepare("SELECT next_offset FROM sink_offset WHERE id = 1");
     committed_ = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
@@ -300,7 +318,7 @@ class FilesSink : public hutong::sdk::Sink {
       if (stopping_) break;
       if (std::chrono::steady_clock::now() - last_flush_ < interval_) continue;
       try {
-        flush();
+        write_stale_files();
       } catch (const std::exception& e) {
         flush_error_ = e.what();  // reported by the next deliver call
       }
@@ -309,7 +327,7 @@ class FilesSink : public hutong::sdk::Sink {
 
   // Rewrites the files of every stale topic, then marks it current. Called
   // with mu_ held.
-  void flush() {
+  void write_stale_files() {
     last_flush_ = std::chrono::steady_clock::now();
     std::vector<std::string> stale;
     sqlite3_stmt* s = db_->prepare("SELECT topic FROM stale_topic ORDER BY topic");
@@ -500,6 +518,7 @@ class FilesSink : public hutong::sdk::Sink {
 
   hutong::sdk::Host host_;
   std::string folder_;
+  std::string state_dir_;
   std::string encoding_;
   std::string formats_;
   std::chrono::milliseconds interval_;

@@ -100,7 +100,7 @@ class PostgresSink : public hutong::sdk::Sink {
   }
 
   uint64_t deliver(std::span<const hutong_record> records) override {
-    if (records.empty()) {  // "caught up": everything is committed per call already
+    if (records.empty()) {  // caught up (the C++ layer calls flush() instead): nothing is buffered
       return known_offset_ ? committed_ : committed_offset();
     }
     connect();
