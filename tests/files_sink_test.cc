@@ -183,6 +183,12 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
       {"西城社区", "\"=HYPERLINK(\"\"http://evil.example\"\")\""}, {"石槽村", "@SUM(1+1)"}};
   drop_snapshot("202509", drop, formulas);
   drop_snapshot("202510", drop, formulas);
+  // Files of long ago (removed once a newer one is written: keep_days is 7) and
+  // a file of the staff's own (never touched).
+  fs::create_directories(dir.path() + "/out_gb18030");
+  for (const char* name :
+       {"poverty.member_20200101.csv", "poverty.member_20200101.xlsx", "说明.txt"})
+    std::ofstream(dir.path() + "/out_gb18030/" + name) << "old";
   std::string gb = dir.path() + "/out_gb18030", utf8 = dir.path() + "/out_utf8",
               fund = dir.path() + "/out_fund";
   // The GB18030 sink writes its files only when the hub says it has caught up
@@ -288,6 +294,10 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
   for (const auto& [key, record] : state["education.enrollment"])
     EXPECT_EQ(fund_csv.find(key), std::string::npos) << "a full ID in the fund's file: " << key;
   EXPECT_FALSE(fs::exists(fund + "/poverty.member_" + today() + ".csv"));
+
+  EXPECT_FALSE(fs::exists(gb + "/poverty.member_20200101.csv"));
+  EXPECT_FALSE(fs::exists(gb + "/poverty.member_20200101.xlsx"));
+  EXPECT_TRUE(fs::exists(gb + "/说明.txt"));
 
   // Nothing half-written is left beside the files.
   for (const auto& entry : fs::directory_iterator(gb))

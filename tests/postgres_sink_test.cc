@@ -31,6 +31,29 @@ const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"}
 constexpr char kSep = '\x1f';
 constexpr const char* kNull = "\x02";
 
+// A second sink for the charity fund: the roster of division 610523 only, with
+// masked IDs and names, no phones, a keyed hash of the national student number.
+std::string fund_yaml(const std::string& conninfo) {
+  return R"(  - name: fund_db
+    plugin: postgres_sink
+    department: charity
+    poll_interval_ms: 10
+    settings:
+      conninfo: ")" +
+         conninfo + R"("
+      schema: fund
+departments:
+  - name: charity
+    topics: [education.enrollment]
+    division_prefixes: ["610523"]
+    fields:
+      id_number: mask
+      name: mask
+      phone: drop
+      "education.enrollment:national_student_number": hash
+)";
+}
+
 std::string hub_yaml(const std::string& dir, const std::string& conninfo, int64_t rows,
                      int per_poll, int batch) {
   return "hub:\n  data_dir: " + dir + R"(/data
@@ -184,7 +207,8 @@ TEST(PostgresSink, TablesHoldTheJournalsCurrentStateWithUpsertsAndDeletes) {
       "dept_db");
   hutong::journal::testing::TempDir dir;
   drop_snapshots(dir.path(), {"202509", "202510"});
-  HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo("dept_db"), 400, 50, 64));
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo("dept_db"), 400, 50, 64) +
+                                 fund_yaml(pg.conninfo("dept_db")));
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   std::string why;
   ASSERT_TRUE(hutong::testing::eventually(
@@ -224,6 +248,20 @@ TEST(PostgresSink, TablesHoldTheJournalsCurrentStateWithUpsertsAndDeletes) {
     for (const auto& [key, record] : rows)
       last = std::max(last, record.offset);
   EXPECT_GT(std::stoull(offset), last);
+  // The fund's schema: its rows only, as its policy shows them.
+  auto fund = [&](const std::string& where) {
+    return pg.psql("SELECT count(*) FROM fund.education_enrollment" + where, "dept_db");
+  };
+  EXPECT_EQ(fund(""), "200\n") << "the even rows (division 610523) of 400";
+  EXPECT_EQ(fund(" WHERE student_resident_id !~ '^[0-9]{6}[*]{8}[0-9X]{4}$'"), "0\n");
+  EXPECT_EQ(fund(" WHERE national_student_number !~ '^[0-9a-f]{64}$'"), "0\n");
+  EXPECT_EQ(fund(" WHERE \"_key\" ~ '^[0-9]{17}[0-9X]$' OR guardian_phone <> ''"), "0\n");
+  EXPECT_EQ(fund(" WHERE hukou_division NOT LIKE '610523%'"), "0\n");
+  EXPECT_EQ(pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'fund' AND tablename = "
+                    "'poverty_member'",
+                    "dept_db"),
+            "0\n");
+
   // Typed columns: dates are dates, numbers numbers.
   EXPECT_EQ(pg.psql("SELECT data_type FROM information_schema.columns WHERE table_schema = 'dept' "
                     "AND table_name = 'poverty_member' AND column_name = 'household_exit_year'",
