@@ -89,6 +89,21 @@ std::string sheet_text(ColumnType type, const std::string& cell) {
   return hutong::domain::neutralize_formula(cell);
 }
 
+// An XLSX cell holds at most 32 767 characters: longer text (a long JSON list)
+// is cut there and ends with "…" (the CSV file keeps it whole).
+std::string fit_cell(std::string text) {
+  constexpr size_t kMaxChars = 32767;
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (++chars == kMaxChars) {
+      text.resize(i);
+      return text + "…";
+    }
+  }
+  return text;
+}
+
 void fsync_path(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) throw Failure("sink.io", "cannot open " + path + " to sync it");
@@ -441,35 +456,44 @@ class FilesSink : public hutong::sdk::Sink {
       options.tmpdir = tmpdir.data();
       lxw_workbook* book = workbook_new_opt(path.c_str(), &options);
       if (book == nullptr) throw Failure("sink.io", "cannot create " + path);
-      std::string sheet_name = topic.substr(0, 31);  // Excel's limit
-      lxw_worksheet* sheet = workbook_add_worksheet(book, sheet_name.c_str());
       lxw_format* header = workbook_add_format(book);
       format_set_bold(header);
       lxw_format* text_format = workbook_add_format(book);
       format_set_num_format(text_format, "@");  // typed-in values stay text too
       const std::vector<Column>& columns = layout.columns();
-      worksheet_set_column(sheet, 0, 0, 20, text_format);
-      for (size_t i = 0; i < columns.size(); ++i) {
-        if (columns[i].text_only) {
-          auto col = static_cast<lxw_col_t>(i + 1);
-          worksheet_set_column(sheet, col, col, 20, text_format);
-        }
-      }
-      worksheet_freeze_panes(sheet, 1, 0);
-      worksheet_write_string(sheet, 0, 0, "_key", header);
-      for (size_t i = 0; i < columns.size(); ++i)
-        worksheet_write_string(sheet, 0, static_cast<lxw_col_t>(i + 1), columns[i].name.c_str(),
-                               header);
+      lxw_worksheet* sheet = nullptr;
       lxw_row_t row = 0;
+      int sheets = 0;
+      // A sheet holds at most 1 048 576 rows; more continue on "<topic> (2)" ….
+      auto start_sheet = [&] {
+        ++sheets;
+        std::string name = sheets == 1 ? topic.substr(0, 31)  // Excel's limit
+                                       : topic.substr(0, 24) + " (" + std::to_string(sheets) + ")";
+        sheet = workbook_add_worksheet(book, name.c_str());
+        worksheet_set_column(sheet, 0, 0, 20, text_format);
+        for (size_t i = 0; i < columns.size(); ++i) {
+          if (columns[i].text_only) {
+            auto col = static_cast<lxw_col_t>(i + 1);
+            worksheet_set_column(sheet, col, col, 20, text_format);
+          }
+        }
+        worksheet_freeze_panes(sheet, 1, 0);
+        worksheet_write_string(sheet, 0, 0, "_key", header);
+        for (size_t i = 0; i < columns.size(); ++i)
+          worksheet_write_string(sheet, 0, static_cast<lxw_col_t>(i + 1), columns[i].name.c_str(),
+                                 header);
+        row = 0;
+      };
+      start_sheet();
       lxw_error error = LXW_NO_ERROR;
       for_each_row(layout, topic, [&](const std::string& key, const std::vector<Cell>& cells) {
+        if (row + 1 >= LXW_ROW_MAX) start_sheet();
         ++row;
-        auto put = [&](lxw_col_t col, lxw_error e) {
-          (void)col;
+        auto put = [&](lxw_error e) {
           if (e != LXW_NO_ERROR && error == LXW_NO_ERROR) error = e;
         };
-        put(0, worksheet_write_string(
-                   sheet, row, 0, hutong::domain::neutralize_formula(key).c_str(), text_format));
+        put(worksheet_write_string(
+            sheet, row, 0, fit_cell(hutong::domain::neutralize_formula(key)).c_str(), text_format));
         for (size_t i = 0; i < cells.size(); ++i) {
           if (!cells[i]) continue;
           auto col = static_cast<lxw_col_t>(i + 1);
@@ -477,10 +501,11 @@ class FilesSink : public hutong::sdk::Sink {
           bool number =
               type == ColumnType::kReal || (type == ColumnType::kInteger && cells[i]->size() <= 15);
           if (number) {
-            put(col, worksheet_write_number(sheet, row, col, std::stod(*cells[i]), nullptr));
+            put(worksheet_write_number(sheet, row, col, std::stod(*cells[i]), nullptr));
           } else {
-            put(col, worksheet_write_string(sheet, row, col, sheet_text(type, *cells[i]).c_str(),
-                                            columns[i].text_only ? text_format : nullptr));
+            put(worksheet_write_string(sheet, row, col,
+                                       fit_cell(sheet_text(type, *cells[i])).c_str(),
+                                       columns[i].text_only ? text_format : nullptr));
           }
         }
       });
