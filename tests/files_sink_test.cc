@@ -20,73 +20,17 @@
 namespace {
 
 namespace fs = std::filesystem;
+using hutong::testing::drop_snapshot;
 using hutong::testing::HubProcess;
+using hutong::testing::read_file;
 using hutong::testing::Rows;
+using hutong::testing::today;
 
-const std::string kSamples = std::string(HUTONG_SOURCE_DIR) + "/tests/data/poverty";
 const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"};
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string today() {
-  time_t now = time(nullptr);
-  std::tm parts{};
-  localtime_r(&now, &parts);
-  char text[16];
-  std::strftime(text, sizeof text, "%Y%m%d", &parts);
-  return text;
-}
-
-// Copies a sample snapshot into the drop, replacing GB18030 text (the samples
-// hold a deliberately undecodable row, so the bytes are edited, not re-encoded).
-void drop_snapshot(const std::string& month, const std::string& drop,
-                   const std::vector<std::pair<std::string, std::string>>& replace = {}) {
-  std::string name = "建档立卡人口_" + month + ".csv";
-  std::string bytes = read_file(kSamples + "/" + name);
-  for (const auto& [from, to] : replace) {
-    std::string f = *hutong::domain::utf8_to_gb18030(from);
-    std::string t = *hutong::domain::utf8_to_gb18030(to);
-    for (size_t at = bytes.find(f); at != std::string::npos; at = bytes.find(f, at + t.size()))
-      bytes.replace(at, f.size(), t);
-  }
-  std::ofstream(drop + "/" + name, std::ios::binary) << bytes;
-}
-
 std::string hub_yaml(const std::string& dir, const std::string& sinks, int64_t rows) {
-  return "hub:\n  data_dir: " + dir + R"(/data
-connectors:
-  - name: poverty
-    plugin: poverty_snapshot
-    poll_interval_ms: 10
-    settings:
-      folder: )" +
-         dir + R"(/drop
-  - name: roster
-    plugin: test_source
-    poll_interval_ms: 10
-    settings:
-      total: )" +
-         std::to_string(rows) + R"(
-      per_poll: 50
-      personal: true
-)" + sinks;
+  return hutong::testing::sources_yaml(dir, rows, 50) + sinks;
 }
-
-// The charity fund sees the roster of division 610523 only, with masked IDs and
-// names, no phones, and a keyed hash of the national student number.
-const std::string kDepartments = R"(departments:
-  - name: charity
-    topics: [education.enrollment]
-    division_prefixes: ["610523"]
-    fields:
-      id_number: mask
-      name: mask
-      phone: drop
-      "education.enrollment:national_student_number": hash
-)";
 
 std::string sink_yaml(
     const std::string& name, const std::string& folder, const std::string& extra_settings,
@@ -204,14 +148,14 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
                    sink_yaml("files_fund", fund, "      encoding: utf-8\n      formats: csv\n", 64,
                              "department: charity"),
                300) +
-          kDepartments);
+          hutong::testing::kCharityDepartment);
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   std::string why;
   ASSERT_TRUE(hutong::testing::eventually(
       [&] {
-        return hub.status()["roster"]["last_position"] == "300"
+        return hutong::testing::sources_done(hub, "300", "202510")
                    ? check_files(hub.data_dir(), gb, true, true)
-                   : std::string("the roster is still being read");
+                   : std::string("the sources are still being read");
       },
       why))
       << why << hub.log();
@@ -320,12 +264,9 @@ TEST(FilesSink, HubKillsDuringDeliveryLeaveTheFilesOfAnUninterruptedRun) {
     std::string why;
     EXPECT_TRUE(hutong::testing::eventually(
         [&] {
-          nlohmann::json s = hub.status();
-          if (s["roster"]["last_position"] != "1500" ||
-              !s["poverty"]["last_position"].get<std::string>().starts_with(
-                  "建档立卡人口_202510.csv||0|"))
-            return std::string("the sources are still being read");
-          return check_files(hub.data_dir(), out, true, true);
+          return hutong::testing::sources_done(hub, "1500", "202510")
+                     ? check_files(hub.data_dir(), out, true, true)
+                     : std::string("the sources are still being read");
         },
         why))
         << why << hub.log();

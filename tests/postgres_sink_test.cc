@@ -25,14 +25,13 @@ using hutong::sinks::ColumnType;
 using hutong::sinks::RecordLayout;
 using hutong::testing::HubProcess;
 using hutong::testing::PgServer;
+using hutong::testing::sources_done;
 
-const std::string kSamples = std::string(HUTONG_SOURCE_DIR) + "/tests/data/poverty";
 const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"};
 constexpr char kSep = '\x1f';
 constexpr const char* kNull = "\x02";
 
-// A second sink for the charity fund: the roster of division 610523 only, with
-// masked IDs and names, no phones, a keyed hash of the national student number.
+// A second sink for the charity fund, into its own schema.
 std::string fund_yaml(const std::string& conninfo) {
   return R"(  - name: fund_db
     plugin: postgres_sink
@@ -42,38 +41,12 @@ std::string fund_yaml(const std::string& conninfo) {
       conninfo: ")" +
          conninfo + R"("
       schema: fund
-departments:
-  - name: charity
-    topics: [education.enrollment]
-    division_prefixes: ["610523"]
-    fields:
-      id_number: mask
-      name: mask
-      phone: drop
-      "education.enrollment:national_student_number": hash
-)";
+)" + hutong::testing::kCharityDepartment;
 }
 
 std::string hub_yaml(const std::string& dir, const std::string& conninfo, int64_t rows,
                      int per_poll, int batch) {
-  return "hub:\n  data_dir: " + dir + R"(/data
-connectors:
-  - name: poverty
-    plugin: poverty_snapshot
-    poll_interval_ms: 10
-    settings:
-      folder: )" +
-         dir + R"(/drop
-  - name: roster
-    plugin: test_source
-    poll_interval_ms: 10
-    settings:
-      total: )" +
-         std::to_string(rows) + R"(
-      per_poll: )" +
-         std::to_string(per_poll) + R"(
-      personal: true
-  - name: department_db
+  return hutong::testing::sources_yaml(dir, rows, per_poll) + R"(  - name: department_db
     plugin: postgres_sink
     topics: [poverty.member, education.enrollment]
     poll_interval_ms: 10
@@ -90,11 +63,8 @@ connectors:
 
 void drop_snapshots(const std::string& dir, std::initializer_list<const char*> months) {
   fs::create_directories(dir + "/drop");
-  for (const char* month : months) {
-    std::string name = std::string("建档立卡人口_") + month + ".csv";
-    fs::copy_file(kSamples + "/" + name, dir + "/drop/" + name,
-                  fs::copy_options::overwrite_existing);
-  }
+  for (const char* month : months)
+    hutong::testing::drop_snapshot(month, dir + "/drop");
 }
 
 std::string normalized_json(const std::string& text) {
@@ -188,13 +158,6 @@ std::string check_tables(const PgServer& pg, const std::string& db, const std::s
         return topic + " row " + std::to_string(i) + ":\n" + got[i] + "\n" + want[i];
   }
   return "";
-}
-
-bool sources_done(HubProcess& hub, const std::string& rows, const std::string& last_month) {
-  nlohmann::json s = hub.status();
-  return s["roster"]["last_position"] == rows &&
-         s["poverty"]["last_position"].get<std::string>().starts_with("建档立卡人口_" + last_month +
-                                                                      ".csv||0|");
 }
 
 TEST(PostgresSink, TablesHoldTheJournalsCurrentStateWithUpsertsAndDeletes) {

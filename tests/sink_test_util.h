@@ -1,8 +1,11 @@
-// What a sink should hold, computed from a hub's journal: the current version
-// of every key of a topic (upserts replace, deletes remove), flattened the way
-// the sinks' record layout defines columns (plugins/common/record_layout.h);
-// and readers for what the sinks wrote: an RFC 4180 CSV parser and an XLSX
-// sheet reader (libzip + expat) that keeps each cell's type.
+// What the sink tests share. The hub they run: the poverty_snapshot adapter on
+// the sample snapshots (whose later months delete members), test_source with
+// personal data, the charity fund's department policy. What a sink should
+// hold, computed from the hub's journal: the current version of every key of
+// a topic (upserts replace, deletes remove), flattened the way the sinks'
+// record layout defines columns (plugins/common/record_layout.h). Readers for
+// what the sinks wrote: an RFC 4180 CSV parser and an XLSX sheet reader
+// (libzip + expat) that keeps each cell's type.
 #pragma once
 
 #include <expat.h>
@@ -10,6 +13,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,12 +22,91 @@
 #include <thread>
 #include <vector>
 
+#include "domain/encoding.h"
 #include "domain/spreadsheet.h"
+#include "hub_process.h"
 #include "journal/envelope_record.h"
 #include "journal/journal.h"
 #include "record_layout.h"
 
 namespace hutong::testing {
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Today's local date as yyyymmdd (what the files sink puts in its file names).
+inline std::string today() {
+  time_t now = time(nullptr);
+  std::tm parts{};
+  localtime_r(&now, &parts);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y%m%d", &parts);
+  return text;
+}
+
+// Copies a sample snapshot (tests/data/poverty) into the drop folder,
+// replacing text in it. The samples hold a deliberately undecodable row, so the
+// GB18030 bytes are edited, not the file re-encoded.
+inline void drop_snapshot(const std::string& month, const std::string& drop,
+                          const std::vector<std::pair<std::string, std::string>>& replace = {}) {
+  std::string name = "建档立卡人口_" + month + ".csv";
+  std::string bytes = read_file(std::string(HUTONG_SOURCE_DIR) + "/tests/data/poverty/" + name);
+  for (const auto& [from, to] : replace) {
+    std::string f = *domain::utf8_to_gb18030(from);
+    std::string t = *domain::utf8_to_gb18030(to);
+    for (size_t at = bytes.find(f); at != std::string::npos; at = bytes.find(f, at + t.size()))
+      bytes.replace(at, f.size(), t);
+  }
+  std::ofstream(drop + "/" + name, std::ios::binary) << bytes;
+}
+
+// The start of a hub configuration with the two sources: poverty_snapshot on
+// <dir>/drop and test_source with `rows` personal rows; sinks follow.
+inline std::string sources_yaml(const std::string& dir, int64_t rows, int per_poll) {
+  return "hub:\n  data_dir: " + dir + R"(/data
+connectors:
+  - name: poverty
+    plugin: poverty_snapshot
+    poll_interval_ms: 10
+    settings:
+      folder: )" +
+         dir + R"(/drop
+  - name: roster
+    plugin: test_source
+    poll_interval_ms: 10
+    settings:
+      total: )" +
+         std::to_string(rows) + R"(
+      per_poll: )" +
+         std::to_string(per_poll) + R"(
+      personal: true
+)";
+}
+
+// The charity fund sees the roster of division 610523 only (test_source's even
+// rows), with masked IDs and names, no phones, and a keyed hash of the
+// national student number.
+inline const std::string kCharityDepartment = R"(departments:
+  - name: charity
+    topics: [education.enrollment]
+    division_prefixes: ["610523"]
+    fields:
+      id_number: mask
+      name: mask
+      phone: drop
+      "education.enrollment:national_student_number": hash
+)";
+
+// Whether both sources have read everything: `rows` roster rows and the
+// snapshot of `last_month`.
+inline bool sources_done(HubProcess& hub, const std::string& rows, const std::string& last_month) {
+  nlohmann::json s = hub.status();
+  return s["roster"]["last_position"] == rows &&
+         s["poverty"]["last_position"].get<std::string>().starts_with("建档立卡人口_" + last_month +
+                                                                      ".csv||0|");
+}
 
 struct CurrentRecord {
   uint64_t offset = 0;
