@@ -136,18 +136,22 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
   std::string gb = dir.path() + "/out_gb18030", utf8 = dir.path() + "/out_utf8",
               fund = dir.path() + "/out_fund";
   // The GB18030 sink writes its files only when the hub says it has caught up
-  // (its interval is an hour); the UTF-8 one also on its 100 ms interval.
+  // (its interval is an hour); the UTF-8 one, in the hub's process, also on its
+  // 100 ms interval.
   HubProcess hub(
       dir.path(),
-      hub_yaml(dir.path(),
-               sink_yaml("files", gb, "      flush_interval_ms: 3600000\n", 40) +
-                   sink_yaml("files_utf8", utf8,
-                             "      encoding: utf-8\n      formats: csv\n"
-                             "      flush_interval_ms: 100\n",
-                             500) +
-                   sink_yaml("files_fund", fund, "      encoding: utf-8\n      formats: csv\n", 64,
-                             "department: charity"),
-               300) +
+      hub_yaml(
+          dir.path(),
+          sink_yaml("files", gb, "      flush_interval_ms: 3600000\n", 40) +
+              sink_yaml(
+                  "files_utf8", utf8,
+                  "      encoding: utf-8\n      formats: csv\n"
+                  "      flush_interval_ms: 100\n",
+                  500,
+                  "topics: [poverty.member, education.enrollment]\n    isolation: in_process") +
+              sink_yaml("files_fund", fund, "      encoding: utf-8\n      formats: csv\n", 64,
+                        "department: charity"),
+          300) +
           hutong::testing::kCharityDepartment);
   ASSERT_TRUE(hub.wait_ready()) << hub.log();
   std::string why;

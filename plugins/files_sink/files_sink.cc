@@ -280,9 +280,11 @@ class FilesSink : public hutong::sdk::Sink {
                                           "\" (name only record topics in the connector's topics)");
         }
         if (r.op == HUTONG_OP_DELETE) {
-          sqlite3_stmt* s = db_->prepare("DELETE FROM record WHERE topic = ?1 AND key = ?2");
+          sqlite3_stmt* s = db_->prepare(
+              "DELETE FROM record WHERE topic = ?1 AND key = ?2 AND journal_offset <= ?3");
           sqlite3_bind_text(s, 1, r.topic, static_cast<int>(r.topic_len), SQLITE_TRANSIENT);
           sqlite3_bind_text(s, 2, r.key, static_cast<int>(r.key_len), SQLITE_TRANSIENT);
+          sqlite3_bind_int64(s, 3, static_cast<int64_t>(r.offset));
           db_->step_done(s);
         } else {
           std::string_view payload(reinterpret_cast<const char*>(r.payload), r.payload_len);

@@ -262,13 +262,13 @@ class PostgresSink : public hutong::sdk::Sink {
     ensure_table(*layout, table);
     const std::vector<Column>& columns = layout->columns();
 
-    std::vector<std::string> deletes;
-    std::vector<std::vector<std::string>> rows;  // _key, _offset, cells…
+    std::vector<std::pair<std::string, std::string>> deletes;  // key, offset
+    std::vector<std::vector<std::string>> rows;                // _key, _offset, cells…
     std::vector<std::vector<bool>> nulls;
     std::vector<Cell> cells;
     for (const auto& [key, r] : by_key) {
       if (r->op == HUTONG_OP_DELETE) {
-        deletes.push_back(key);
+        deletes.emplace_back(key, std::to_string(r->offset));
         continue;
       }
       std::string_view payload(reinterpret_cast<const char*>(r->payload), r->payload_len);
@@ -287,16 +287,20 @@ class PostgresSink : public hutong::sdk::Sink {
       nulls.push_back(std::move(null));
     }
 
-    // Deletes, many keys per statement.
-    for (size_t start = 0; start < deletes.size(); start += kMaxParameters) {
-      size_t end = std::min(deletes.size(), start + kMaxParameters);
-      std::string sql = "DELETE FROM " + qualified(table) + " WHERE \"_key\" IN (";
+    // Deletes, many keys per statement; a row already holding a newer offset is kept.
+    for (size_t start = 0; start < deletes.size(); start += kMaxParameters / 2) {
+      size_t end = std::min(deletes.size(), start + kMaxParameters / 2);
+      std::string sql = "DELETE FROM " + qualified(table) + " AS t USING (VALUES ";
       std::vector<const char*> params;
       for (size_t i = start; i < end; ++i) {
-        sql += (i > start ? ",$" : "$") + std::to_string(i - start + 1);
-        params.push_back(deletes[i].c_str());
+        size_t n = 2 * (i - start);
+        sql += (i > start ? ",($" : "($") + std::to_string(n + 1) + "::text,$" +
+               std::to_string(n + 2) + "::bigint)";
+        params.push_back(deletes[i].first.c_str());
+        params.push_back(deletes[i].second.c_str());
       }
-      run(sql + ")", params, "deleting from " + table);
+      run(sql + ") AS d(k, o) WHERE t.\"_key\" = d.k AND t.\"_offset\" <= d.o", params,
+          "deleting from " + table);
     }
 
     // Upserts, multi-row; a row already holding a newer offset is kept.
