@@ -45,9 +45,11 @@ std::string fund_yaml(const std::string& conninfo) {
 }
 
 std::string hub_yaml(const std::string& dir, const std::string& conninfo, int64_t rows,
-                     int per_poll, int batch) {
+                     int per_poll, int batch, const std::string& isolation = "process") {
   return hutong::testing::sources_yaml(dir, rows, per_poll) + R"(  - name: department_db
     plugin: postgres_sink
+    isolation: )" +
+         isolation + R"(
     topics: [poverty.member, education.enrollment]
     poll_interval_ms: 10
     restart_backoff_ms: 20
@@ -239,13 +241,13 @@ TEST(PostgresSink, HubKillsDuringDeliveryLeaveTheTablesOfAnUninterruptedRun) {
     pg.psql("CREATE DATABASE " + db);
     hutong::journal::testing::TempDir dir;
     drop_snapshots(dir.path(), {"202509", "202510"});
-    HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo(db), 1500, 50, 7));
+    HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo(db), 5000, 50, 5, "in_process"));
     std::mt19937 rng(5);
     EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     std::string why;
     EXPECT_TRUE(hutong::testing::eventually(
         [&] {
-          return sources_done(hub, "1500", "202510") ? check_tables(pg, db, hub.data_dir())
+          return sources_done(hub, "5000", "202510") ? check_tables(pg, db, hub.data_dir())
                                                      : std::string("still reading");
         },
         why))

@@ -161,7 +161,6 @@ class PostgresSink : public hutong::sdk::Sink {
       throw Failure("sink.unreachable", message);
     }
     PQsetClientEncoding(conn_, "UTF8");
-    tables_.clear();
     Result quiet(PQexec(conn_, "SET client_min_messages = warning"));
   }
 
@@ -169,6 +168,7 @@ class PostgresSink : public hutong::sdk::Sink {
     if (conn_ != nullptr) PQfinish(conn_);
     conn_ = nullptr;
     tables_.clear();
+    staged_.clear();
   }
 
   // Runs one statement with text parameters (nullptr: NULL). Throws
@@ -179,9 +179,16 @@ class PostgresSink : public hutong::sdk::Sink {
                           params.data(), nullptr, nullptr, 0));
     ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
-    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    fail(r.get(), doing);
+  }
+
+  // Throws the error of a failed statement (`r` may be null): sink.unreachable
+  // when the connection is gone, sink.permission, else sink.sql.
+  [[noreturn]] void fail(const PGresult* r, const std::string& doing) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     std::string sqlstate = state ? state : "";
-    std::string message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_);
+    std::string message = r ? PQresultErrorMessage(r) : "";
+    if (message.empty()) message = PQerrorMessage(conn_);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
       message.pop_back();
     // Class 08: connection exceptions; 57P0x: the server is shutting down or restarting.
@@ -198,6 +205,56 @@ class PostgresSink : public hutong::sdk::Sink {
     }
     throw Failure("sink.sql", "PostgreSQL at " + where() + " failed " + doing + " (SQLSTATE " +
                                   sqlstate + "): " + message);
+  }
+
+  // COPY … FROM STDIN in text format: rows of cells, tab-separated, \\N for NULL.
+  void copy_in(const std::string& sql, const std::vector<std::vector<std::string>>& rows,
+               const std::vector<std::vector<bool>>& nulls, const std::string& doing) {
+    Result started(PQexec(conn_, sql.c_str()));
+    if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) fail(started.get(), doing);
+    std::string buffer;
+    bool ok = true;
+    auto send = [&](bool last) {
+      if (!ok || (!last && buffer.size() < (1u << 20))) return;
+      ok = PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) == 1;
+      buffer.clear();
+    };
+    for (size_t r = 0; r < rows.size() && ok; ++r) {
+      for (size_t c = 0; c < rows[r].size(); ++c) {
+        if (c > 0) buffer += '\t';
+        if (nulls[r][c]) {
+          buffer += "\\N";
+          continue;
+        }
+        for (char ch : rows[r][c]) {
+          switch (ch) {
+            case '\\':
+              buffer += "\\\\";
+              break;
+            case '\t':
+              buffer += "\\t";
+              break;
+            case '\n':
+              buffer += "\\n";
+              break;
+            case '\r':
+              buffer += "\\r";
+              break;
+            default:
+              buffer += ch;
+          }
+        }
+      }
+      buffer += '\n';
+      send(false);
+    }
+    send(true);
+    ok = PQputCopyEnd(conn_, ok ? nullptr : "the sink could not send its rows") == 1 && ok;
+    Result finished(PQgetResult(conn_));
+    while (Result more{PQgetResult(conn_)}) {
+    }
+    if (ok && finished && PQresultStatus(finished.get()) == PGRES_COMMAND_OK) return;
+    fail(finished.get(), doing);
   }
 
   void ensure_schema() {
@@ -303,35 +360,28 @@ class PostgresSink : public hutong::sdk::Sink {
           "deleting from " + table);
     }
 
-    // Upserts, multi-row; a row already holding a newer offset is kept.
-    size_t width = columns.size() + 2;
-    size_t per_statement = std::max<size_t>(1, kMaxParameters / width);
-    std::string head = "INSERT INTO " + qualified(table) + " (\"_key\", \"_offset\"";
-    std::string update = " ON CONFLICT (\"_key\") DO UPDATE SET \"_offset\" = EXCLUDED.\"_offset\"";
+    if (rows.empty()) return;
+    // Upserts: the rows are copied (COPY, the fastest way in) into a session
+    // table shaped like the target, then merged; a row already holding a newer
+    // offset is kept.
+    std::string stage = quote_ident("_hutong_stage_" + table);
+    std::string names = "\"_key\", \"_offset\"";
+    std::string update = "\"_offset\" = EXCLUDED.\"_offset\"";
     for (const Column& c : columns) {
-      head += ", " + quote_ident(c.name);
+      names += ", " + quote_ident(c.name);
       update += ", " + quote_ident(c.name) + " = EXCLUDED." + quote_ident(c.name);
     }
-    head += ") VALUES ";
-    update += " WHERE " + qualified(table) + ".\"_offset\" <= EXCLUDED.\"_offset\"";
-    for (size_t start = 0; start < rows.size(); start += per_statement) {
-      size_t end = std::min(rows.size(), start + per_statement);
-      std::string sql = head;
-      std::vector<const char*> params;
-      int n = 0;
-      for (size_t i = start; i < end; ++i) {
-        sql += i > start ? ",(" : "(";
-        for (size_t c = 0; c < width; ++c) {
-          std::string_view type = c == 0   ? "text"
-                                  : c == 1 ? "bigint"
-                                           : sql_type(columns[c - 2].type);
-          sql += (c ? ",$" : "$") + std::to_string(++n) + "::" + std::string(type);
-          params.push_back(nulls[i][c] ? nullptr : rows[i][c].c_str());
-        }
-        sql += ")";
-      }
-      run(sql + update, params, "upserting into " + table);
+    if (!staged_.contains(table)) {
+      run("CREATE TEMP TABLE IF NOT EXISTS " + stage + " (LIKE " + qualified(table) +
+              ") ON COMMIT DELETE ROWS",
+          {}, "creating the staging table of " + table);
+      staged_.insert(table);
     }
+    copy_in("COPY " + stage + " (" + names + ") FROM STDIN", rows, nulls, "copying into " + table);
+    run("INSERT INTO " + qualified(table) + " AS t (" + names + ") SELECT " + names + " FROM " +
+            stage + " ON CONFLICT (\"_key\") DO UPDATE SET " + update +
+            " WHERE t.\"_offset\" <= EXCLUDED.\"_offset\"",
+        {}, "upserting into " + table);
   }
 
   hutong::sdk::Host host_;
@@ -340,6 +390,7 @@ class PostgresSink : public hutong::sdk::Sink {
   std::string schema_;
   PGconn* conn_ = nullptr;
   std::set<std::string> tables_;  // checked on this connection
+  std::set<std::string> staged_;  // staging tables made on this connection
   uint64_t committed_ = 0;
   bool known_offset_ = false;
 };
