@@ -250,6 +250,16 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
   // Nothing half-written is left beside the files.
   for (const auto& entry : fs::directory_iterator(gb))
     EXPECT_FALSE(entry.path().filename().string().ends_with(".tmp")) << entry.path();
+
+  // The files derive from the sink's state (in its state_dir): a folder the
+  // staff emptied is refilled when the hub starts again.
+  hub.kill(SIGTERM);
+  fs::remove_all(gb);
+  hub.start();
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  ASSERT_TRUE(
+      hutong::testing::eventually([&] { return check_files(hub.data_dir(), gb, true, true); }, why))
+      << why << hub.log();
 }
 
 TEST(FilesSink, HubKillsDuringDeliveryLeaveTheFilesOfAnUninterruptedRun) {

@@ -309,6 +309,27 @@ TEST(PostgresSink, SurvivesTheDatabaseRestartingMidStream) {
       [](const nlohmann::json& s) { return s["department_db"]["state"] == "running"; }));
 }
 
+TEST(PostgresSink, AColumnOfAnotherTypeIsReportedWithTableColumnAndField) {
+  PgServer pg(HUTONG_SOURCE_DIR);
+  pg.psql(
+      "CREATE SCHEMA dept; CREATE TABLE dept.education_enrollment (\"_key\" text PRIMARY KEY, "
+      "\"_offset\" bigint NOT NULL, grade_year date)");
+  hutong::journal::testing::TempDir dir;
+  drop_snapshots(dir.path(), {});
+  HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo(), 10, 10, 10));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  ASSERT_TRUE(hub.wait_for([](const nlohmann::json& s) {
+    return s["department_db"]["last_error"].get<std::string>().find("sink.schema") !=
+           std::string::npos;
+  })) << hub.status().dump();
+  std::string error = hub.status()["department_db"]["last_error"];
+  EXPECT_NE(error.find("dept.education_enrollment.grade_year is date"), std::string::npos) << error;
+  EXPECT_NE(error.find("needs bigint"), std::string::npos) << error;
+  // Nothing of the failed batches was kept: no rows, no offset.
+  EXPECT_EQ(pg.psql("SELECT count(*) FROM dept.education_enrollment"), "0\n");
+  EXPECT_EQ(pg.psql("SELECT count(*) FROM dept._hutong_sink_offset"), "0\n");
+}
+
 TEST(PostgresSink, AnUnreachableDatabaseIsReportedAndRetried) {
   hutong::journal::testing::TempDir dir;
   drop_snapshots(dir.path(), {"202509"});
