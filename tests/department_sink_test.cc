@@ -177,4 +177,54 @@ TEST(DepartmentSink, APolicyChangeRestartsTheSinkUnderTheNewPolicy) {
       << "the source's configuration did not change";
 }
 
+TEST(DepartmentSink, WaitAndSummaryReportWhatCameInWhatWasHeldAndWhatEachDepartmentGot) {
+  hutong::journal::testing::TempDir dir;
+  std::string yaml = config(dir.path() + "/data");
+  size_t at = yaml.find("      personal: \"true\"\n");
+  ASSERT_NE(at, std::string::npos);
+  yaml.insert(at, "      reject_every: \"50\"\n");  // rows 49, 99, ...: id.checksum
+  HubProcess hub(dir.path(), yaml);
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  auto waited = hub.cli("connector wait --timeout 120");
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << hub.log();
+  EXPECT_NE(waited.out.find("caught up"), std::string::npos) << waited.out;
+
+  auto r = hub.cli("summary --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json summary = nlohmann::json::parse(r.out);
+  ASSERT_EQ(summary["sources"].size(), 1u) << r.out;
+  const nlohmann::json& roster = summary["sources"][0];
+  EXPECT_EQ(roster["name"], "roster");
+  EXPECT_EQ(roster["read"].get<int>(), kRows);
+  EXPECT_EQ(roster["quarantined"].get<int>(), kRows / 50);
+  EXPECT_EQ(roster["accepted"].get<int>(), kRows - kRows / 50);
+  EXPECT_EQ(roster["quarantine_held"]["id.checksum"].get<int>(), kRows / 50);
+  // Every rejected row is odd (49, 99, ...), another county's: the fund's rows
+  // are all there.
+  for (const std::string sink : {"fund_in_process", "fund_runner"}) {
+    size_t lines = lines_of(dir.path() + "/" + sink + ".tsv").size();
+    EXPECT_EQ(lines, static_cast<size_t>(kRows / 2));
+    EXPECT_EQ(summary["departments"]["charity"]["sink:" + sink]["records"].get<size_t>(), lines)
+        << r.out;
+  }
+  ASSERT_EQ(summary["sinks"].size(), 2u) << r.out;
+  for (const auto& sink : summary["sinks"])
+    EXPECT_TRUE(sink["caught_up"].get<bool>()) << r.out;
+
+  auto text = hub.cli("summary");
+  EXPECT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_NE(text.out.find("quarantine id.checksum"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("charity"), std::string::npos) << text.out;
+
+  // A connector that cannot catch up is named at the timeout.
+  hub.kill(SIGKILL);
+  auto lost = hub.cli("connector wait --timeout 1");
+  EXPECT_EQ(lost.exit_code, 1) << lost.out;
+  EXPECT_NE(lost.out.find("not caught up after 1 s"), std::string::npos) << lost.out;
+  auto offline = hub.cli("summary");
+  EXPECT_EQ(offline.exit_code, 0) << offline.out;
+  EXPECT_NE(offline.out.find("the hub is not running"), std::string::npos) << offline.out;
+  EXPECT_NE(offline.out.find("quarantine id.checksum"), std::string::npos) << offline.out;
+}
+
 }  // namespace

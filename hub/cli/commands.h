@@ -21,6 +21,9 @@ int connector(const std::vector<std::string>& args, std::istream& in, std::ostre
 int quarantine(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
                std::ostream& err);
 
+int summary(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err);
+
 int keys(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
          std::ostream& err);
 

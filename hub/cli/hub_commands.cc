@@ -3,15 +3,21 @@
 // read its journal read-only.
 #include <google/protobuf/util/json_util.h>
 
+#include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "commands.h"
 #include "config/config.h"
 #include "daemon/control.h"
 #include "daemon/hub.h"
 #include "domain/encoding.h"
+#include "feed/audit.h"
+#include "journal/internal_topics.h"
 
 namespace hutong::cli {
 namespace {
@@ -73,11 +79,23 @@ constexpr const char* kConnectorUsage =
     "  status  each connector's state, last error, rows read / accepted / quarantined /\n"
     "          duplicate, restarts, last committed position, time since its last record\n"
     "       hutong connector confirm NAME WHAT (--config FILE | --data-dir DIR)\n"
+    "       hutong connector wait (--config FILE | --data-dir DIR) [--timeout SECONDS]\n"
     "  reload  re-read the configuration (like SIGHUP): removed connectors stop, new ones\n"
     "          start, changed ones restart, the others are untouched\n"
     "  confirm confirm what a connector holds for an operator's decision (e.g. a poverty\n"
     "          snapshot that would remove many members: WHAT is its file name); recorded\n"
-    "          durably, the connector restarts and goes on\n";
+    "          durably, the connector restarts and goes on\n"
+    "  wait    until every connector runs and has caught up (sources found nothing new,\n"
+    "          sinks hold everything) and the journal stopped growing; exit 1 at the\n"
+    "          timeout (default 300 s), naming the connectors that have not\n";
+
+constexpr const char* kSummaryUsage =
+    "usage: hutong summary (--config FILE | --data-dir DIR) [--json]\n"
+    "  per source connector: rows read, accepted, quarantined (by reason code, rows\n"
+    "  held now), duplicate, repaired; per department: records delivered through the\n"
+    "  feed and through sinks (from the audit trail); per sink: its committed offset.\n"
+    "  Counters come from the running hub (since it started); quarantine and\n"
+    "  deliveries from the journal (all time).\n";
 
 constexpr const char* kQuarantineUsage =
     "usage: hutong quarantine list (--config FILE | --data-dir DIR) [--json]\n"
@@ -88,6 +106,68 @@ constexpr const char* kQuarantineUsage =
     "  replay  have the connector re-read the row (after its source or a rule was\n"
     "          fixed); a row that now goes through leaves the quarantine\n";
 
+// Takes "--timeout N" out of args (seconds).
+bool take_timeout(std::vector<std::string>& args, int& seconds, std::ostream& err) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--timeout") continue;
+    if (i + 1 >= args.size()) {
+      err << "--timeout needs a number of seconds\n";
+      return false;
+    }
+    try {
+      seconds = std::stoi(args[i + 1]);
+    } catch (const std::exception&) {
+      err << "--timeout: expected a number of seconds, found \"" << args[i + 1] << "\"\n";
+      return false;
+    }
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+               args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    return true;
+  }
+  return true;
+}
+
+// hutong connector wait: polls the status until everything has caught up twice
+// in a row with the same journal end.
+int wait_caught_up(const Target& target, int timeout_seconds, std::ostream& out,
+                   std::ostream& err) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  int64_t previous_end = -1;
+  std::string waiting_for;
+  for (;;) {
+    Result<std::string> text =
+        daemon::control_call(target.data_dir, nlohmann::json{{"command", "status"}}.dump());
+    if (text) {
+      nlohmann::json reply = nlohmann::json::parse(*text, nullptr, false);
+      bool all = !reply.is_discarded() && reply.value("ok", false);
+      waiting_for.clear();
+      if (all) {
+        for (const auto& c : reply["connectors"]) {
+          if (c["state"] == "running" && c.value("caught_up", false)) continue;
+          all = false;
+          waiting_for += "  " + c["name"].get<std::string>() + ": " + c["state"].get<std::string>();
+          if (!c["last_error"].get<std::string>().empty())
+            waiting_for += " (" + c["last_error"].get<std::string>() + ")";
+          waiting_for += "\n";
+        }
+      }
+      int64_t end = all ? reply["journal_end"].get<int64_t>() : -1;
+      if (all && end == previous_end) {
+        out << "caught up: every connector, journal end " << end << "\n";
+        return 0;
+      }
+      previous_end = end;
+    } else {
+      waiting_for = "  the hub: " + text.status().message() + "\n";
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      err << "not caught up after " << timeout_seconds << " s; waiting for:\n" << waiting_for;
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
 std::string original_text(const std::string& bytes) {
   domain::TextDecoder decoder("");
   Result<domain::DecodedLine> line = decoder.decode(bytes, 1, 0);
@@ -96,14 +176,19 @@ std::string original_text(const std::string& bytes) {
 
 }  // namespace
 
-int connector(const std::vector<std::string>& args, std::istream&, std::ostream& out,
+int connector(const std::vector<std::string>& arguments, std::istream&, std::ostream& out,
               std::ostream& err) {
-  if (args.empty() || (args[0] != "status" && args[0] != "reload" && args[0] != "confirm")) {
+  std::vector<std::string> args = arguments;
+  if (args.empty() ||
+      (args[0] != "status" && args[0] != "reload" && args[0] != "confirm" && args[0] != "wait")) {
     err << kConnectorUsage;
     return 2;
   }
+  int timeout_seconds = 300;
+  if (args[0] == "wait" && !take_timeout(args, timeout_seconds, err)) return 2;
   Target target;
   if (!parse_target(args, 1, target, err, kConnectorUsage)) return 2;
+  if (args[0] == "wait") return wait_caught_up(target, timeout_seconds, out, err);
   nlohmann::json reply;
   if (args[0] == "confirm") {
     if (target.positional.size() != 2) {
@@ -229,6 +314,146 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
   }
   err << "no quarantined row has the key \"" << target.positional[0] << "\"\n";
   return 1;
+}
+
+int summary(const std::vector<std::string>& args, std::istream&, std::ostream& out,
+            std::ostream& err) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    out << kSummaryUsage;
+    return 0;
+  }
+  Target target;
+  if (!parse_target(args, 0, target, err, kSummaryUsage)) return 2;
+  nlohmann::json report = {{"sources", nlohmann::json::array()},
+                           {"sinks", nlohmann::json::array()},
+                           {"departments", nlohmann::json::object()}};
+  // Counters, from the running hub.
+  nlohmann::json status;
+  Result<std::string> text =
+      daemon::control_call(target.data_dir, nlohmann::json{{"command", "status"}}.dump());
+  if (text) status = nlohmann::json::parse(*text, nullptr, false);
+  bool running = text && !status.is_discarded() && status.value("ok", false);
+  // Quarantine and deliveries, from the journal.
+  journal::JournalOptions options;
+  options.directory = target.data_dir + "/journal";
+  options.read_only = true;
+  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::open(options);
+  if (!j) {
+    err << j.status().to_string() << "\n";
+    return 1;
+  }
+  Result<std::vector<hutong::v1::Envelope>> entries = daemon::quarantine_entries(**j);
+  if (!entries) {
+    err << entries.status().to_string() << "\n";
+    return 1;
+  }
+  std::map<std::string, std::map<std::string, uint64_t>> held;  // connector -> reason -> rows
+  for (const auto& e : *entries)
+    ++held[e.quarantined_row().connector()][e.quarantined_row().reason_code()];
+  std::map<std::string, std::map<std::string, std::pair<uint64_t, uint64_t>>> delivered;
+  auto reader = (*j)->read_from(0, {std::string(journal::kTopicAudit)});
+  for (;;) {
+    auto record = reader->next();
+    if (!record) {
+      err << record.status().to_string() << "\n";
+      return 1;
+    }
+    if (!*record) break;
+    auto entry = feed::audit_from_json((*record)->value);
+    if (!entry) continue;
+    auto& [records, batches] = delivered[entry->department][entry->subscription];
+    records += entry->records;
+    ++batches;
+  }
+  std::set<std::string> listed;
+  if (running) {
+    for (const auto& c : status["connectors"]) {
+      std::string name = c["name"].get<std::string>();
+      listed.insert(name);
+      if (c.value("kind", "") == "sink") {
+        report["sinks"].push_back({{"name", name},
+                                   {"state", c["state"]},
+                                   {"committed_offset", c["last_position"]},
+                                   {"records", c["accepted"]},
+                                   {"caught_up", c.value("caught_up", false)},
+                                   {"last_error", c["last_error"]}});
+        continue;
+      }
+      nlohmann::json source = {{"name", name},
+                               {"state", c["state"]},
+                               {"read", c["rows_read"]},
+                               {"accepted", c["accepted"]},
+                               {"quarantined", c["quarantined"]},
+                               {"duplicate", c["duplicate"]},
+                               {"repaired", c["repaired"]},
+                               {"quarantine_held", nlohmann::json::object()},
+                               {"last_error", c["last_error"]}};
+      for (const auto& [reason, rows] : held[name])
+        source["quarantine_held"][reason] = rows;
+      report["sources"].push_back(std::move(source));
+    }
+  }
+  for (const auto& [name, reasons] : held) {
+    if (listed.contains(name)) continue;  // a connector no longer configured, or no hub running
+    nlohmann::json source = {{"name", name}, {"quarantine_held", nlohmann::json::object()}};
+    for (const auto& [reason, rows] : reasons)
+      source["quarantine_held"][reason] = rows;
+    report["sources"].push_back(std::move(source));
+  }
+  for (const auto& [department, subscriptions] : delivered) {
+    nlohmann::json d = nlohmann::json::object();
+    for (const auto& [subscription, counts] : subscriptions)
+      d[subscription] = {{"records", counts.first}, {"batches", counts.second}};
+    report["departments"][department] = std::move(d);
+  }
+  if (target.json) {
+    out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  if (!running) out << "(the hub is not running: counters are unavailable)\n";
+  out << "Sources\n";
+  out << "  " << std::left << std::setw(22) << "connector" << std::setw(10) << "state" << std::right
+      << std::setw(10) << "read" << std::setw(10) << "accepted" << std::setw(12) << "quarantined"
+      << std::setw(10) << "duplicate" << std::setw(10) << "repaired"
+      << "\n";
+  for (const auto& s : report["sources"]) {
+    out << "  " << std::left << std::setw(22) << s["name"].get<std::string>() << std::setw(10)
+        << s.value("state", "-") << std::right;
+    for (const char* field : {"read", "accepted"})
+      out << std::setw(10) << (s.contains(field) ? s[field].dump() : "-");
+    out << std::setw(12) << (s.contains("quarantined") ? s["quarantined"].dump() : "-");
+    for (const char* field : {"duplicate", "repaired"})
+      out << std::setw(10) << (s.contains(field) ? s[field].dump() : "-");
+    out << "\n";
+    for (const auto& [reason, rows] : s["quarantine_held"].items())
+      out << "      quarantine " << std::left << std::setw(20) << reason << std::right
+          << rows.get<uint64_t>() << " row(s)\n";
+  }
+  out << "Delivered per department (audit trail)\n";
+  if (report["departments"].empty()) out << "  nothing delivered yet\n";
+  for (const auto& [department, subscriptions] : report["departments"].items()) {
+    uint64_t total = 0;
+    for (const auto& [name, counts] : subscriptions.items())
+      total += counts["records"].get<uint64_t>();
+    out << "  " << std::left << std::setw(22) << department << std::right << std::setw(10) << total
+        << " record(s)\n";
+    for (const auto& [name, counts] : subscriptions.items())
+      out << "      " << std::left << std::setw(26) << name << std::right << std::setw(10)
+          << counts["records"].get<uint64_t>() << " in " << counts["batches"].get<uint64_t>()
+          << " batch(es)\n";
+  }
+  if (!report["sinks"].empty()) {
+    out << "Sinks\n";
+    for (const auto& s : report["sinks"]) {
+      out << "  " << std::left << std::setw(22) << s["name"].get<std::string>() << std::setw(10)
+          << s["state"].get<std::string>() << " offset " << s["committed_offset"].get<std::string>()
+          << (s["caught_up"].get<bool>() ? ", caught up" : "");
+      if (!s["last_error"].get<std::string>().empty())
+        out << "  " << s["last_error"].get<std::string>();
+      out << "\n";
+    }
+  }
+  return 0;
 }
 
 }  // namespace hutong::cli

@@ -19,12 +19,14 @@ constexpr Subcommand kSubcommands[] = {
     {"check-id", "normalize and validate resident ID numbers; say why one is rejected",
      hutong::cli::check_id},
     {"journal", "inspect a journal directory: ls | dump | verify", hutong::cli::journal},
-    {"connector", "a running hub's connectors: status | reload", hutong::cli::connector},
+    {"connector", "a running hub's connectors: status | reload | confirm | wait",
+     hutong::cli::connector},
+    {"summary", "what came in per source, what was quarantined why, what each department got",
+     hutong::cli::summary},
     {"quarantine", "rejected rows: list | show | replay", hutong::cli::quarantine},
     {"keys", "change-feed CURVE keys: new | list | revoke", hutong::cli::keys},
     {"tail", "print a topic's records as JSON lines (journal or feed)", hutong::cli::tail},
-    {"subscriptions", "a running hub's feed subscriptions and cursors",
-     hutong::cli::subscriptions},
+    {"subscriptions", "a running hub's feed subscriptions and cursors", hutong::cli::subscriptions},
     {"audit", "the feed audit trail: verify | list", hutong::cli::audit},
 };
 

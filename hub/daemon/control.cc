@@ -1,8 +1,13 @@
 #include "daemon/control.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -60,6 +65,7 @@ std::string ControlServer::handle(const std::string& text) {
         connectors.push_back({{"name", s.name},
                               {"plugin", s.plugin},
                               {"isolation", s.isolation},
+                              {"kind", s.kind},
                               {"state", std::string(plugin_host::state_name(s.state))},
                               {"last_error", s.last_error},
                               {"rows_read", s.rows_read},
@@ -71,7 +77,8 @@ std::string ControlServer::handle(const std::string& text) {
                               {"restarts", s.restarts},
                               {"last_position", s.last_position},
                               {"ms_since_last_record", s.ms_since_last_record},
-                              {"backoff_ms", s.backoff_ms}});
+                              {"backoff_ms", s.backoff_ms},
+                              {"caught_up", s.caught_up}});
       }
       nlohmann::json subscriptions = nlohmann::json::array();
       for (const auto& s : hub_.subscriptions()) {
@@ -127,6 +134,22 @@ Result<std::string> control_call(const std::string& data_dir, const std::string&
   if (::stat(path.c_str(), &st) != 0) {
     return Status(config::kConfigInvalid,
                   "no hub is running on " + data_dir + " (" + path + " does not exist)");
+  }
+  // A socket file left by a hub that ended (SIGKILL, power loss) refuses
+  // connections: say so at once instead of waiting for the timeout.
+  if (path.size() < sizeof(sockaddr_un::sun_path)) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    bool refused = fd >= 0 &&
+                   ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+                   errno == ECONNREFUSED;
+    if (fd >= 0) ::close(fd);
+    if (refused) {
+      return Status(config::kConfigInvalid, "no hub is running on " + data_dir + " (" + path +
+                                                " is left from a hub that ended)");
+    }
   }
   socket.connect(control_endpoint(data_dir));
   socket.send(zmq::buffer(request_json), zmq::send_flags::none);

@@ -4,8 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <array>
-#include <vector>
 
 #include "text.h"
 
@@ -64,19 +64,32 @@ std::string KeyedHasher::hex_digest(std::string_view value) const {
 }
 
 std::string mask_middle(std::string_view value, size_t keep_front, size_t keep_back) {
-  std::vector<std::string_view> chars;
+  // On every record a policy masks (IDs and phones are ASCII): no allocation
+  // but the result's.
+  size_t count = 0;
+  bool ascii = true;
+  for (char c : value) {
+    ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  }
+  if (ascii) {
+    count = value.size();
+    if (count <= keep_front + keep_back) return std::string(count, '*');
+    std::string out(value);
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(keep_front),
+              out.end() - static_cast<std::ptrdiff_t>(keep_back), '*');
+    return out;
+  }
+  for (size_t pos = 0; pos < value.size(); ++count)
+    next_code_point(value, pos);
+  if (count <= keep_front + keep_back) return std::string(count, '*');
+  std::string out;
+  out.reserve(value.size());
   size_t pos = 0;
-  while (pos < value.size()) {
+  for (size_t i = 0; i < count; ++i) {
     size_t at = pos;
     next_code_point(value, pos);
-    chars.push_back(value.substr(at, pos - at));
-  }
-  std::string out;
-  bool hide_all = chars.size() <= keep_front + keep_back;
-  for (size_t i = 0; i < chars.size(); ++i) {
-    bool keep = !hide_all && (i < keep_front || i >= chars.size() - keep_back);
-    if (keep) {
-      out += chars[i];
+    if (i < keep_front || i >= count - keep_back) {
+      out.append(value.substr(at, pos - at));
     } else {
       out += '*';
     }

@@ -51,6 +51,7 @@ Connector::Connector(config::ConnectorConfig config, std::shared_ptr<PluginLibra
   status_.name = config_.name;
   status_.plugin = config_.plugin;
   status_.isolation = config_.isolation == config::Isolation::kProcess ? "process" : "in_process";
+  if (library_) status_.kind = library_->is_source() ? "source" : "sink";
   status_.last_position = printable(position_);
 }
 
@@ -117,6 +118,7 @@ void Connector::fail(const std::string& error) {
   std::lock_guard lock(mu_);
   status_.state = ConnectorState::kFailed;
   status_.last_error = error;
+  status_.caught_up = false;
 }
 
 Result<pipeline::BatchOutcome> Connector::replay(const pipeline::OwnedRejected& row) {
@@ -233,6 +235,10 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
         if (!done) return done.status().to_string();
         flushed = true;
       }
+      if (scanned == 0) {
+        std::lock_guard lock(mu_);
+        status_.caught_up = true;
+      }
       continue;
     }
     if (department) {
@@ -244,6 +250,7 @@ std::string Connector::run_sink(SinkSession& session, uint64_t committed) {
     if (!delivered) return delivered.status().to_string();
     flushed = false;
     std::lock_guard lock(mu_);
+    status_.caught_up = false;
     status_.rows_read += records.size();
     status_.accepted += records.size();
     ++status_.batches;
@@ -339,6 +346,7 @@ void Connector::run() {
       status_.duplicate += outcome->duplicate;
       status_.repaired += outcome->repaired;
       ++status_.batches;
+      status_.caught_up = false;
       if (outcome->read > 0) {
         last_record_ = std::chrono::steady_clock::now();
         seen_record_ = true;
@@ -365,6 +373,10 @@ void Connector::run() {
       }
       if (*polled == PollOutcome::kIdle) {
         if (!settle()) break;
+        {
+          std::lock_guard lock(mu_);
+          status_.caught_up = true;
+        }
         if (wait_or_stop(config_.poll_interval)) return;
         continue;
       }

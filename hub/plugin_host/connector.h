@@ -27,6 +27,7 @@ struct ConnectorStatus {
   std::string name;
   std::string plugin;
   std::string isolation;
+  std::string kind;  // source | sink | "" (the plugin did not load)
   ConnectorState state = ConnectorState::kValidating;
   std::string last_error;
   uint64_t rows_read = 0;
@@ -39,6 +40,9 @@ struct ConnectorStatus {
   std::string last_position;          // as committed (printable; binary bytes escaped)
   int64_t ms_since_last_record = -1;  // -1: none yet
   int64_t backoff_ms = 0;             // current wait before the next restart
+  // A source's last poll found nothing new (everything read is committed); a
+  // sink has received everything in the journal for it.
+  bool caught_up = false;
 };
 
 // What a sink connector with a `department` receives: the department's policy
