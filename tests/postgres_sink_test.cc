@@ -241,13 +241,13 @@ TEST(PostgresSink, HubKillsDuringDeliveryLeaveTheTablesOfAnUninterruptedRun) {
     pg.psql("CREATE DATABASE " + db);
     hutong::journal::testing::TempDir dir;
     drop_snapshots(dir.path(), {"202509", "202510"});
-    HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo(db), 5000, 50, 5, "in_process"));
+    HubProcess hub(dir.path(), hub_yaml(dir.path(), pg.conninfo(db), 3000, 50, 5, "in_process"));
     std::mt19937 rng(5);
     EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     std::string why;
     EXPECT_TRUE(hutong::testing::eventually(
         [&] {
-          return sources_done(hub, "5000", "202510") ? check_tables(pg, db, hub.data_dir())
+          return sources_done(hub, "3000", "202510") ? check_tables(pg, db, hub.data_dir())
                                                      : std::string("still reading");
         },
         why))
