@@ -142,7 +142,8 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
       dir.path(),
       hub_yaml(
           dir.path(),
-          sink_yaml("files", gb, "      flush_interval_ms: 3600000\n", 40) +
+          sink_yaml("files", gb, "      flush_interval_ms: 3600000\n      min_rewrite_ms: 300\n",
+                    40) +
               sink_yaml(
                   "files_utf8", utf8,
                   "      encoding: utf-8\n      formats: csv\n"

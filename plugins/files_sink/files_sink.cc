@@ -8,10 +8,11 @@
 // and the sink's offset, so a crash at any point leaves them in agreement and a
 // replay is idempotent. The files are derived from that state and rewritten
 // (temporary name, fsync, rename: never half-written) when the host signals
-// "caught up" (deliver with no records: Sink::flush) and, with or without that
-// signal, once `flush_interval_ms` has passed; every file once at start. Columns come from the
-// schemas (plugins/common/record_layout.h); cell text is neutralized against formula injection with
-// the domain library. Knows no topic or column by name.
+// "caught up" (deliver with no records: Sink::flush; at most every
+// `min_rewrite_ms`) and, with or without that signal, once `flush_interval_ms`
+// has passed; every file once at start. Columns come from the schemas
+// (plugins/common/record_layout.h); cell text is neutralized against formula
+// injection with the domain library. Knows no topic or column by name.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -53,6 +54,9 @@ const hutong_config_key kKeys[] = {
     {"formats", HUTONG_CONFIG_STRING, "both", "which files to write: csv, xlsx or both"},
     {"flush_interval_ms", HUTONG_CONFIG_DURATION, "60000",
      "rewrite changed files at least this often, even if the hub never signals it has caught up"},
+    {"min_rewrite_ms", HUTONG_CONFIG_DURATION, "2000",
+     "after the hub has caught up, files are rewritten no more often than this (a trickle of "
+     "records would otherwise rewrite them after every small batch)"},
     {"keep_days", HUTONG_CONFIG_INT, "7",
      "older dated files of a record type are removed when they are more than this many days "
      "older than the newest (0: only the newest is kept)"},
@@ -171,6 +175,7 @@ class FilesSink : public hutong::sdk::Sink {
         encoding_(settings.string("encoding")),
         formats_(settings.string("formats")),
         interval_(std::chrono::milliseconds(settings.milliseconds("flush_interval_ms"))),
+        min_gap_(std::chrono::milliseconds(settings.milliseconds("min_rewrite_ms"))),
         keep_days_(settings.integer("keep_days")) {
     if (encoding_ != "gb18030" && encoding_ != "utf-8") {
       throw Failure("config.invalid",
@@ -180,9 +185,10 @@ class FilesSink : public hutong::sdk::Sink {
       throw Failure("config.invalid",
                     "setting \"formats\" is \"" + formats_ + "\"; expected csv, xlsx or both");
     }
-    if (interval_.count() <= 0 || keep_days_ < 0) {
+    if (interval_.count() <= 0 || min_gap_.count() < 0 || keep_days_ < 0) {
       throw Failure("config.invalid",
-                    "flush_interval_ms must be positive and keep_days not negative");
+                    "flush_interval_ms must be positive, min_rewrite_ms and keep_days not "
+                    "negative");
     }
   }
 
@@ -212,23 +218,37 @@ class FilesSink : public hutong::sdk::Sink {
     open_state();
     report_flush_error();
     if (records.empty()) {  // (the C++ layer calls flush() instead)
-      write_stale_files();
+      caught_up();
       return committed_;
     }
     store(records);
-    if (std::chrono::steady_clock::now() - last_flush_ >= interval_) write_stale_files();
+    stale_ = true;
+    caught_up_ = false;
+    if (due()) write_stale_files();
     return committed_;
   }
 
-  // The hub has caught up: make the files current now.
+  // The hub has caught up: make the files current now (or, when they were
+  // rewritten less than min_rewrite_ms ago, then: the flusher thread does).
   void flush() override {
     std::lock_guard lock(mu_);
     open_state();
     report_flush_error();
-    write_stale_files();
+    caught_up();
   }
 
  private:
+  void caught_up() {
+    caught_up_ = true;
+    if (due()) write_stale_files();
+  }
+
+  // Whether stale files should be rewritten now. Called with mu_ held.
+  bool due() const {
+    auto since = std::chrono::steady_clock::now() - last_flush_;
+    return stale_ && (since >= interval_ || (caught_up_ && since >= min_gap_));
+  }
+
   // A failure of the flusher thread fails the next call, with its message.
   void report_flush_error() {
     if (flush_error_.empty()) return;
@@ -262,7 +282,8 @@ class FilesSink : public hutong::sdk::Sink {
     sqlite3_stmt* s = db_->prepare("SELECT next_offset FROM sink_offset WHERE id = 1");
     committed_ = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
-    last_flush_ = std::chrono::steady_clock::now() - interval_;  // stale files: rewrite soon
+    stale_ = true;  // every file once at start
+    last_flush_ = std::chrono::steady_clock::now() - interval_;
     flusher_ = std::thread([this] { flush_periodically(); });
     host_.info("files sink " + folder_ + ": state up to offset " + std::to_string(committed_));
   }
@@ -330,10 +351,10 @@ class FilesSink : public hutong::sdk::Sink {
 
   void flush_periodically() {
     std::unique_lock lock(mu_);
+    auto tick = std::max(std::chrono::milliseconds(10), std::min(interval_, min_gap_) / 2);
     while (!stopping_) {
-      wake_.wait_for(lock, interval_);
-      if (stopping_) break;
-      if (std::chrono::steady_clock::now() - last_flush_ < interval_) continue;
+      wake_.wait_for(lock, tick);
+      if (stopping_ || !due()) continue;
       try {
         write_stale_files();
       } catch (const std::exception& e) {
@@ -357,6 +378,7 @@ class FilesSink : public hutong::sdk::Sink {
       sqlite3_bind_text(d, 1, topic.data(), static_cast<int>(topic.size()), SQLITE_TRANSIENT);
       db_->step_done(d);
     }
+    stale_ = false;
   }
 
   // Calls fn(key, cells) for every current record of the topic, in key order.
@@ -549,6 +571,7 @@ class FilesSink : public hutong::sdk::Sink {
   std::string encoding_;
   std::string formats_;
   std::chrono::milliseconds interval_;
+  std::chrono::milliseconds min_gap_;
   int64_t keep_days_;
 
   std::mutex mu_;  // the state and the files: deliver and the flusher thread
@@ -557,6 +580,8 @@ class FilesSink : public hutong::sdk::Sink {
   uint64_t committed_ = 0;
   std::vector<Cell> cells_;
   std::chrono::steady_clock::time_point last_flush_;
+  bool stale_ = false;      // some files are older than the state
+  bool caught_up_ = false;  // the hub said so, and nothing came since
   std::string flush_error_;
   bool stopping_ = false;
   std::thread flusher_;
