@@ -4,6 +4,7 @@
 // GB18030 CSV decoded by iconv reads as expected; formula text is neutralized
 // in both formats and IDs are text cells in XLSX; SIGKILLs of the hub during
 // delivery leave exactly the files of an uninterrupted run.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -14,6 +15,8 @@
 
 #include "domain/encoding.h"
 #include "hub_process.h"
+#include "hutong/plugin.h"
+#include "hutong/v1/education.pb.h"
 #include "journal/test_util.h"
 #include "sink_test_util.h"
 
@@ -305,6 +308,68 @@ TEST(FilesSink, HubKillsDuringDeliveryLeaveTheFilesOfAnUninterruptedRun) {
   EXPECT_GT(reference["education.enrollment_" + today() + ".csv"].size(), 1500u);
   auto killed = run(12);
   EXPECT_TRUE(killed == reference) << "not the files of an uninterrupted run";
+}
+
+// Without the hub's caught-up call (a host built for ABI 1 never sends it), the
+// files still appear: the sink's own interval writes them. The plugin is
+// driven directly through its C descriptor, as a host would.
+TEST(FilesSink, WritesOnItsIntervalWithoutTheCaughtUpCall) {
+  hutong::journal::testing::TempDir dir;
+  void* library = dlopen(FILES_SINK_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(library, nullptr) << dlerror();
+  auto* plugin = static_cast<const hutong_plugin_descriptor*>(dlsym(library, "hutong_plugin"));
+  ASSERT_NE(plugin, nullptr);
+  std::string folder = dir.path() + "/out", state = dir.path() + "/state";
+  hutong_config_entry entries[] = {{"folder", folder.c_str()}, {"encoding", "utf-8"},
+                                   {"formats", "csv"},         {"flush_interval_ms", "200"},
+                                   {"min_rewrite_ms", "2000"}, {"keep_days", "7"}};
+  hutong_config config{"files", entries, 6};
+  hutong_host host{nullptr, nullptr, state.c_str()};
+  hutong_error error{};
+  void* sink = nullptr;
+  ASSERT_EQ(plugin->create(&host, &config, &sink, &error), HUTONG_OK) << error.message;
+  uint64_t committed = 99;
+  ASSERT_EQ(plugin->committed_offset(sink, &committed, &error), HUTONG_OK) << error.message;
+  EXPECT_EQ(committed, 0u);
+
+  // Two records in two calls: the first is written at once (files are
+  // rewritten at start), the second only by the sink's interval, since no
+  // other call comes.
+  std::string csv = folder + "/education.enrollment_" + today() + ".csv";
+  const char* ids[] = {"11010519491231002X", "440524188001010014"};
+  for (int i = 0; i < 2; ++i) {
+    hutong::v1::StudentEnrollment record;
+    record.mutable_student()->set_resident_id(ids[i]);
+    record.set_school_name("=cmd|' /C calc'!A" + std::to_string(i));
+    std::string payload = record.SerializeAsString();
+    hutong_record r{};
+    r.topic = "education.enrollment";
+    r.topic_len = 20;
+    r.key = ids[i];
+    r.key_len = 18;
+    r.op = HUTONG_OP_UPSERT;
+    r.payload = reinterpret_cast<const uint8_t*>(payload.data());
+    r.payload_len = payload.size();
+    r.offset = 41 + i;
+    ASSERT_EQ(plugin->deliver(sink, &r, 1, &committed, &error), HUTONG_OK) << error.message;
+    EXPECT_EQ(committed, 42u + i);
+    std::string why;
+    EXPECT_TRUE(hutong::testing::eventually(
+        [&] {
+          auto rows = hutong::testing::parse_csv(read_file(csv).substr(3));
+          if (!rows || rows->size() != 2u + i) return std::string("not written yet");
+          const auto& row = rows->back();
+          return std::find(row.begin(), row.end(), "'=cmd|' /C calc'!A" + std::to_string(i)) !=
+                         row.end()
+                     ? std::string()
+                     : std::string("the formula is not neutralized");
+        },
+        why, std::chrono::seconds(10)))
+        << why;
+  }
+  EXPECT_TRUE(fs::exists(state + "/.hutong-files-sink.sqlite")) << "state in state_dir";
+  plugin->destroy(sink);
+  dlclose(library);
 }
 
 }  // namespace
