@@ -29,7 +29,7 @@ using hutong::testing::read_file;
 using hutong::testing::Rows;
 using hutong::testing::today;
 
-const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"};
+using hutong::testing::kTopics;
 
 std::string hub_yaml(const std::string& dir, const std::string& sinks, int64_t rows) {
   return hutong::testing::sources_yaml(dir, rows, 50) + sinks;

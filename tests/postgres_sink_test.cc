@@ -27,7 +27,7 @@ using hutong::testing::HubProcess;
 using hutong::testing::PgServer;
 using hutong::testing::sources_done;
 
-const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"};
+using hutong::testing::kTopics;
 constexpr char kSep = '\x1f';
 constexpr const char* kNull = "\x02";
 

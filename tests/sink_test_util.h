@@ -62,6 +62,9 @@ inline void drop_snapshot(const std::string& month, const std::string& drop,
   std::ofstream(drop + "/" + name, std::ios::binary) << bytes;
 }
 
+// The topics the two sources publish (and the sinks under test receive).
+inline const std::set<std::string> kTopics = {"education.enrollment", "poverty.member"};
+
 // The start of a hub configuration with the two sources: poverty_snapshot on
 // <dir>/drop and test_source with `rows` personal rows; sinks follow.
 inline std::string sources_yaml(const std::string& dir, int64_t rows, int per_poll) {
