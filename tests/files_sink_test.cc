@@ -276,7 +276,7 @@ TEST(FilesSink, HubKillsDuringDeliveryLeaveTheFilesOfAnUninterruptedRun) {
     std::string out = dir.path() + "/out";
     HubProcess hub(
         dir.path(),
-        hub_yaml(dir.path(), sink_yaml("files", out, "      flush_interval_ms: 100\n", 7), 1500));
+        hub_yaml(dir.path(), sink_yaml("files", out, "      min_rewrite_ms: 200\n", 7), 1500));
     std::mt19937 rng(23);
     EXPECT_TRUE(hub.kill_at_random_moments(kills, rng)) << hub.log();
     std::string why;

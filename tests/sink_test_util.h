@@ -311,16 +311,21 @@ inline std::set<uint64_t> sink_resume_offsets(const std::string& log,
 }
 
 // Polls `check` until it returns an empty string (true) or the timeout passes
-// (false, with the last complaint in `why`).
+// (false, with the last complaint in `why`). Between checks it waits at least
+// twice as long as a check took, so that an expensive check (slow under the
+// sanitizers) never starves the hub it waits for.
 template <typename Check>
 bool eventually(Check check, std::string& why,
                 std::chrono::seconds timeout = std::chrono::seconds(60)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
+    auto started = std::chrono::steady_clock::now();
     why = check();
     if (why.empty()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto now = std::chrono::steady_clock::now();
+    if (now > deadline) return false;
+    std::this_thread::sleep_for(std::max<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(100), 2 * (now - started)));
   }
 }
 

@@ -6,7 +6,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 
 #include "hutong/v1/envelope.pb.h"
 #include "hutong/v1/options.pb.h"
@@ -240,22 +239,26 @@ struct Registry {
   std::vector<std::string> topics;
 };
 
+// Built on first use; destroyed when the module is unloaded (a plugin is
+// dlclose()d on reload), so nothing is left behind.
+Registry build_registry() {
+  Registry r;
+  const pb::Descriptor* envelope = hutong::v1::Envelope::descriptor();
+  const pb::OneofDescriptor* payload = envelope->FindOneofByName("payload");
+  for (int i = 0; payload != nullptr && i < payload->field_count(); ++i) {
+    const pb::Descriptor* type = payload->field(i)->message_type();
+    if (type == nullptr || !type->options().HasExtension(hutong::v1::record)) continue;
+    std::string topic = type->options().GetExtension(hutong::v1::record).topic();
+    if (topic.empty() || r.by_topic.contains(topic)) continue;
+    r.by_topic.emplace(topic, std::make_unique<RecordLayout>(type, topic));
+    r.topics.push_back(topic);
+  }
+  return r;
+}
+
 const Registry& registry() {
-  static const Registry* instance = [] {
-    auto* r = new Registry;
-    const pb::Descriptor* envelope = hutong::v1::Envelope::descriptor();
-    const pb::OneofDescriptor* payload = envelope->FindOneofByName("payload");
-    for (int i = 0; payload != nullptr && i < payload->field_count(); ++i) {
-      const pb::Descriptor* type = payload->field(i)->message_type();
-      if (type == nullptr || !type->options().HasExtension(hutong::v1::record)) continue;
-      std::string topic = type->options().GetExtension(hutong::v1::record).topic();
-      if (topic.empty() || r->by_topic.contains(topic)) continue;
-      r->by_topic.emplace(topic, std::make_unique<RecordLayout>(type, topic));
-      r->topics.push_back(topic);
-    }
-    return r;
-  }();
-  return *instance;
+  static const Registry instance = build_registry();
+  return instance;
 }
 
 }  // namespace

@@ -243,10 +243,12 @@ class FilesSink : public hutong::sdk::Sink {
     if (due()) write_stale_files();
   }
 
-  // Whether stale files should be rewritten now. Called with mu_ held.
+  // Whether stale files should be rewritten now. Called with mu_ held. However
+  // large the files, rewriting them takes at most a fifth of the sink's time.
   bool due() const {
     auto since = std::chrono::steady_clock::now() - last_flush_;
-    return stale_ && (since >= interval_ || (caught_up_ && since >= min_gap_));
+    auto floor = 4 * last_write_took_;
+    return stale_ && since >= floor && (since >= interval_ || (caught_up_ && since >= min_gap_));
   }
 
   // A failure of the flusher thread fails the next call, with its message.
@@ -367,6 +369,7 @@ class FilesSink : public hutong::sdk::Sink {
   // with mu_ held.
   void write_stale_files() {
     last_flush_ = std::chrono::steady_clock::now();
+    last_write_took_ = {};
     std::vector<std::string> stale;
     sqlite3_stmt* s = db_->prepare("SELECT topic FROM stale_topic ORDER BY topic");
     while (sqlite3_step(s) == SQLITE_ROW)
@@ -379,6 +382,7 @@ class FilesSink : public hutong::sdk::Sink {
       db_->step_done(d);
     }
     stale_ = false;
+    last_write_took_ = std::chrono::steady_clock::now() - last_flush_;
   }
 
   // Calls fn(key, cells) for every current record of the topic, in key order.
@@ -580,6 +584,7 @@ class FilesSink : public hutong::sdk::Sink {
   uint64_t committed_ = 0;
   std::vector<Cell> cells_;
   std::chrono::steady_clock::time_point last_flush_;
+  std::chrono::steady_clock::duration last_write_took_{};
   bool stale_ = false;      // some files are older than the state
   bool caught_up_ = false;  // the hub said so, and nothing came since
   std::string flush_error_;
