@@ -46,6 +46,7 @@ config::ConnectorConfig connector(const std::string& isolation, size_t records) 
                 {"abort_after", "0"},
                 {"invalid_every", "0"},
                 {"reject_every", "0"},
+                {"replay_fixed", "true"},
                 {"sleep_ms", "0"},
                 {"payload_bytes", "200"},
                 {"key_prefix", "row-"},

@@ -7,6 +7,8 @@
 #                                     "conninfo=host=127.0.0.1 port=<p> user=postgres dbname=postgres"
 #   deploy/pg-scratch.sh stop DIR     stops that server and removes its folder
 #   deploy/pg-scratch.sh restart DIR  stops and starts it again on the same port
+#   deploy/pg-scratch.sh halt DIR     stops it, keeping its folder (an outage)
+#   deploy/pg-scratch.sh resume DIR   starts a halted server again on its port
 #
 # initdb refuses to run as root, so as root the server runs as the `postgres`
 # user the Debian package creates.
@@ -66,8 +68,18 @@ case ${1:-} in
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     start_server "$dir" "$(cat "$dir/port")"
     ;;
+  halt)
+    dir=${2:?usage: pg-scratch.sh halt DIR}
+    [[ -f $dir/port ]] || die "$dir is not a folder made by 'pg-scratch.sh start'"
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    dir=${2:?usage: pg-scratch.sh resume DIR}
+    [[ -f $dir/port ]] || die "$dir is not a folder made by 'pg-scratch.sh start'"
+    start_server "$dir" "$(cat "$dir/port")"
+    ;;
   *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
     ;;
 esac

@@ -131,24 +131,7 @@ std::map<std::string, int64_t> ledger_amounts(const std::string& path, const cha
   return out;
 }
 
-// The latest version of every key of `topic` in the hub's journal.
-std::map<std::string, hutong::v1::Envelope> journal_state(const std::string& data_dir,
-                                                          const std::string& topic) {
-  hutong::journal::JournalOptions ro;
-  ro.directory = data_dir + "/journal";
-  ro.read_only = true;
-  std::map<std::string, hutong::v1::Envelope> out;
-  auto journal = hutong::journal::Journal::open(ro);
-  if (!journal) return out;
-  auto reader = (*journal)->read_from(0, {topic});
-  for (;;) {
-    auto r = reader->next();
-    if (!r || !*r) break;
-    hutong::v1::Envelope e;
-    if (hutong::journal::from_record(**r, e)) out[e.key()] = e;
-  }
-  return out;
-}
+using hutong::testing::journal_state;
 
 TEST(CharitySqlite, ReadsALedgerWhileItsProgramWritesIt) {
   hutong::journal::testing::TempDir dir;

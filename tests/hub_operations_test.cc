@@ -229,4 +229,22 @@ TEST(HubOperations, QuarantineListShowReplay) {
   hub.kill(SIGTERM);
 }
 
+TEST(HubOperations, ARowRejectedAgainOnReplayStaysInQuarantine) {
+  hutong::journal::testing::TempDir dir;
+  HubProcess hub(dir.path(),
+                 hub_section(dir.path()) +
+                     source("rows", 1000, "      reject_every: 100\n      replay_fixed: false\n"));
+  ASSERT_TRUE(hub.wait_ready()) << hub.log();
+  ASSERT_TRUE(hub.wait_for(
+      [](const nlohmann::json& s) { return s["rows"]["quarantined"].get<uint64_t>() == 10; }));
+  // Rejected again for the same reason: the same entry, counted as seen again.
+  auto replay = hub.cli("quarantine replay 'rows|counter|101'");
+  EXPECT_EQ(replay.exit_code, 1) << replay.out;
+  EXPECT_NE(replay.out.find("still rejected"), std::string::npos) << replay.out;
+  auto after = hub.cli("quarantine list");
+  EXPECT_NE(after.out.find("10 row(s) in quarantine"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("rows|counter|101\t"), std::string::npos) << after.out;
+  hub.kill(SIGTERM);
+}
+
 }  // namespace

@@ -14,8 +14,7 @@ namespace hutong::testing {
 class PgServer {
  public:
   // `source_dir`: the project's root (HUTONG_SOURCE_DIR).
-  explicit PgServer(const std::string& source_dir)
-      : script_(source_dir + "/deploy/pg-scratch.sh") {
+  explicit PgServer(const std::string& source_dir) : script_(source_dir + "/deploy/pg-scratch.sh") {
     ProcessResult r = run_command(shell_quote(script_) + " start 2>&1");
     if (r.exit_code != 0) throw std::runtime_error("PostgreSQL did not start: " + r.out);
     dir_ = value_of(r.out, "dir=");
@@ -39,15 +38,15 @@ class PgServer {
   // Runs SQL through psql (stops at the first error); returns its output, or
   // throws with psql's message.
   std::string psql(const std::string& sql, const std::string& dbname = "postgres") const {
-    ProcessResult r = run_command("psql -X -q -A -t -v ON_ERROR_STOP=1 " + shell_quote(conninfo(dbname)) +
-                                  " 2>&1",
-                                  sql);
+    ProcessResult r = run_command(
+        "psql -X -q -A -t -v ON_ERROR_STOP=1 " + shell_quote(conninfo(dbname)) + " 2>&1", sql);
     if (r.exit_code != 0) throw std::runtime_error("psql failed: " + r.out + "\nSQL: " + sql);
     return r.out;
   }
   std::string psql_file(const std::string& path, const std::string& dbname = "postgres") const {
-    ProcessResult r = run_command("psql -X -q -A -t -v ON_ERROR_STOP=1 " + shell_quote(conninfo(dbname)) +
-                                  " -f " + shell_quote(path) + " 2>&1");
+    ProcessResult r =
+        run_command("psql -X -q -A -t -v ON_ERROR_STOP=1 " + shell_quote(conninfo(dbname)) +
+                    " -f " + shell_quote(path) + " 2>&1");
     if (r.exit_code != 0) throw std::runtime_error("psql -f " + path + " failed: " + r.out);
     return r.out;
   }
@@ -57,6 +56,16 @@ class PgServer {
   void restart() const {
     ProcessResult r = run_command(shell_quote(script_) + " restart " + shell_quote(dir_) + " 2>&1");
     if (r.exit_code != 0) throw std::runtime_error("PostgreSQL did not restart: " + r.out);
+  }
+
+  // Stops the server (clients find nothing listening) until resume().
+  void halt() const {
+    ProcessResult r = run_command(shell_quote(script_) + " halt " + shell_quote(dir_) + " 2>&1");
+    if (r.exit_code != 0) throw std::runtime_error("PostgreSQL did not stop: " + r.out);
+  }
+  void resume() const {
+    ProcessResult r = run_command(shell_quote(script_) + " resume " + shell_quote(dir_) + " 2>&1");
+    if (r.exit_code != 0) throw std::runtime_error("PostgreSQL did not start again: " + r.out);
   }
 
  private:

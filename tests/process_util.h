@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace hutong::testing {
@@ -29,6 +31,10 @@ inline ProcessResult run_command(const std::string& command, const std::string& 
   if (!stdin_text.empty()) full = "printf '%s' " + shell_quote(stdin_text) + " | " + command;
   ProcessResult result;
   FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) {  // e.g. E2BIG: one argument longer than the kernel takes
+    result.out = std::string("cannot run the command: ") + std::strerror(errno);
+    return result;
+  }
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)

@@ -260,7 +260,7 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
     nlohmann::json reply;
     int rc = call(target, {{"command", "replay"}, {"key", target.positional[0]}}, reply, err);
     if (rc != 0) return rc;
-    if (reply["quarantined"].get<uint64_t>() > 0) {
+    if (!reply.value("resolved", false)) {
       out << "still rejected: the row stays in quarantine (hutong quarantine show for the "
              "reason)\n";
       return 1;

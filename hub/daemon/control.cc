@@ -108,7 +108,10 @@ std::string ControlServer::handle(const std::string& text) {
       Result<pipeline::BatchOutcome> outcome = hub_.replay_quarantined(request.value("key", ""));
       if (outcome) {
         reply = {
-            {"ok", true}, {"accepted", outcome->accepted}, {"quarantined", outcome->quarantined}};
+            {"ok", true},
+            {"accepted", outcome->accepted},
+            {"quarantined", outcome->quarantined},
+            {"resolved", outcome->rejected == 0 && outcome->accepted + outcome->duplicate > 0}};
       } else {
         reply = {{"ok", false}, {"error", outcome.status().to_string()}};
       }

@@ -434,6 +434,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     std::string key = quarantine_key(connector, row);
     std::string composite = composite_key(journal::kTopicQuarantine, key);
     uint64_t content = quarantine_content(row.reason_code, row.message, row.original);
+    ++outcome.rejected;
     if (dedup_.unchanged(composite, content)) {
       ++outcome.duplicate;  // the same row rejected for the same reason again
       return;

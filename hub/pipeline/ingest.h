@@ -81,6 +81,7 @@ struct BatchOutcome {
   uint64_t duplicate = 0;
   uint64_t repaired = 0;
   uint64_t appended = 0;  // journal records written (accepted + quarantine + position)
+  uint64_t rejected = 0;  // rows that ended in quarantine, new entries or the same again
 };
 
 // topic -> the Envelope payload field of its record type, from the schemas.

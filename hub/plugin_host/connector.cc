@@ -153,8 +153,10 @@ void Connector::serve_replays(SourceSession& session) {
       continue;
     }
     Result<pipeline::BatchOutcome> outcome = ingest_.commit(config_.name, batch);
-    if (outcome && outcome->accepted > 0 && outcome->quarantined == 0) {
-      // The row went through: its quarantine entry is resolved.
+    if (outcome && outcome->rejected == 0 && outcome->accepted + outcome->duplicate > 0) {
+      // The row went through (new, or identical to what the journal holds):
+      // its quarantine entry is resolved. Rejected again, even for the same
+      // reason (counted as a duplicate of the entry), it stays.
       pipeline::Batch resolved;
       Result<journal::AppendResult> removed = [&]() -> Result<journal::AppendResult> {
         std::string key = pipeline::quarantine_key(config_.name, request.row);

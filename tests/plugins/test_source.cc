@@ -25,6 +25,8 @@ const hutong_config_key kKeys[] = {
     {"invalid_every", HUTONG_CONFIG_INT, "0",
      "every n-th row carries bytes that are no record (0: none)"},
     {"reject_every", HUTONG_CONFIG_INT, "0", "every n-th row is rejected as id.checksum (0: none)"},
+    {"replay_fixed", HUTONG_CONFIG_BOOL, "true",
+     "a replayed row now reads as a record (false: rejected again, for the same reason)"},
     {"sleep_ms", HUTONG_CONFIG_DURATION, "0", "sleep this long in every poll"},
     {"payload_bytes", HUTONG_CONFIG_INT, "0", "pad each record's class name to make it this large"},
     {"key_prefix", HUTONG_CONFIG_STRING, "row-", "records are keyed <key_prefix><row number>"},
@@ -46,7 +48,8 @@ class TestSource : public hutong::sdk::Source {
         sleep_ms_(settings.milliseconds("sleep_ms")),
         payload_bytes_(settings.integer("payload_bytes")),
         key_prefix_(settings.string("key_prefix")),
-        personal_(settings.boolean("personal")) {}
+        personal_(settings.boolean("personal")),
+        replay_fixed_(settings.boolean("replay_fixed")) {}
 
   void start(std::string_view position) override {
     next_ = position.empty() ? 0 : std::stoll(std::string(position));
@@ -69,16 +72,7 @@ class TestSource : public hutong::sdk::Source {
         continue;
       }
       if (reject_every_ > 0 && next_ % reject_every_ == reject_every_ - 1) {
-        hutong::sdk::RejectedRow row;
-        row.source_name = "counter";
-        row.row_number = static_cast<uint64_t>(next_) + 2;
-        row.original = "G" + std::to_string(next_) + ",bad id";
-        row.original_encoding = "UTF-8";
-        row.reason_code = "id.checksum";
-        row.message = "row " + std::to_string(next_) + " has a wrong check character";
-        row.field = "身份证件号";
-        row.intended_topic = "education.enrollment";
-        out.reject(row);
+        out.reject(rejected_row(next_));
         continue;
       }
       hutong::v1::StudentEnrollment record;
@@ -107,6 +101,10 @@ class TestSource : public hutong::sdk::Source {
   }
 
   void replay(const hutong_rejected_row& row, hutong::sdk::Emitter& out) override {
+    if (!replay_fixed_) {  // the source still holds the same bad row
+      out.reject(rejected_row(static_cast<int64_t>(row.row_number) - 2));
+      return;
+    }
     // The "fixed" source: the row now reads as a valid record.
     hutong::v1::StudentEnrollment record;
     record.mutable_student()->set_name("补录" + std::to_string(row.row_number));
@@ -115,11 +113,25 @@ class TestSource : public hutong::sdk::Source {
   }
 
  private:
+  static hutong::sdk::RejectedRow rejected_row(int64_t n) {
+    hutong::sdk::RejectedRow row;
+    row.source_name = "counter";
+    row.row_number = static_cast<uint64_t>(n) + 2;
+    row.original = "G" + std::to_string(n) + ",bad id";
+    row.original_encoding = "UTF-8";
+    row.reason_code = "id.checksum";
+    row.message = "row " + std::to_string(n) + " has a wrong check character";
+    row.field = "身份证件号";
+    row.intended_topic = "education.enrollment";
+    return row;
+  }
+
   hutong::sdk::Host host_;
   int64_t total_, per_poll_, crash_after_, abort_after_, invalid_every_, reject_every_, sleep_ms_,
       payload_bytes_;
   std::string key_prefix_;
   bool personal_ = false;
+  bool replay_fixed_ = true;
   int64_t next_ = 0;
   int64_t emitted_ = 0;
 };
