@@ -17,8 +17,8 @@ class PgServer {
   explicit PgServer(const std::string& source_dir) : script_(source_dir + "/deploy/pg-scratch.sh") {
     ProcessResult r = run_command(shell_quote(script_) + " start 2>&1");
     if (r.exit_code != 0) throw std::runtime_error("PostgreSQL did not start: " + r.out);
-    dir_ = value_of(r.out, "dir=");
-    conninfo_ = value_of(r.out, "conninfo=");
+    dir_ = line_value(r.out, "dir=");
+    conninfo_ = line_value(r.out, "conninfo=");
     if (dir_.empty() || conninfo_.empty())
       throw std::runtime_error("pg-scratch.sh printed no dir/conninfo: " + r.out);
   }
@@ -69,13 +69,6 @@ class PgServer {
   }
 
  private:
-  static std::string value_of(const std::string& out, const std::string& prefix) {
-    size_t at = out.find(prefix);
-    if (at == std::string::npos) return "";
-    at += prefix.size();
-    return out.substr(at, out.find('\n', at) - at);
-  }
-
   std::string script_;
   std::string dir_;
   std::string conninfo_;

@@ -44,6 +44,15 @@ inline ProcessResult run_command(const std::string& command, const std::string& 
   return result;
 }
 
+// The rest of the line after the first `prefix` in a program's output ("" when
+// there is none): "dir=/tmp/x\n" -> "/tmp/x" for prefix "dir=".
+inline std::string line_value(const std::string& out, const std::string& prefix) {
+  size_t at = out.find(prefix);
+  if (at == std::string::npos) return "";
+  at += prefix.size();
+  return out.substr(at, out.find('\n', at) - at);
+}
+
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice, so
 // that concurrent tests do not collide).
 inline int free_tcp_port() {

@@ -412,12 +412,12 @@ int summary(const std::vector<std::string>& args, std::istream&, std::ostream& o
   }
   if (!running) out << "(the hub is not running: counters are unavailable)\n";
   out << "Sources\n";
-  out << "  " << std::left << std::setw(22) << "connector" << std::setw(10) << "state" << std::right
+  out << "  " << std::left << std::setw(27) << "connector" << std::setw(10) << "state" << std::right
       << std::setw(10) << "read" << std::setw(10) << "accepted" << std::setw(12) << "quarantined"
       << std::setw(10) << "duplicate" << std::setw(10) << "repaired"
       << "\n";
   for (const auto& s : report["sources"]) {
-    out << "  " << std::left << std::setw(22) << s["name"].get<std::string>() << std::setw(10)
+    out << "  " << std::left << std::setw(27) << s["name"].get<std::string>() << std::setw(10)
         << s.value("state", "-") << std::right;
     for (const char* field : {"read", "accepted"})
       out << std::setw(10) << (s.contains(field) ? s[field].dump() : "-");
@@ -435,7 +435,7 @@ int summary(const std::vector<std::string>& args, std::istream&, std::ostream& o
     uint64_t total = 0;
     for (const auto& [name, counts] : subscriptions.items())
       total += counts["records"].get<uint64_t>();
-    out << "  " << std::left << std::setw(22) << department << std::right << std::setw(10) << total
+    out << "  " << std::left << std::setw(27) << department << std::right << std::setw(10) << total
         << " record(s)\n";
     for (const auto& [name, counts] : subscriptions.items())
       out << "      " << std::left << std::setw(26) << name << std::right << std::setw(10)
@@ -445,7 +445,7 @@ int summary(const std::vector<std::string>& args, std::istream&, std::ostream& o
   if (!report["sinks"].empty()) {
     out << "Sinks\n";
     for (const auto& s : report["sinks"]) {
-      out << "  " << std::left << std::setw(22) << s["name"].get<std::string>() << std::setw(10)
+      out << "  " << std::left << std::setw(27) << s["name"].get<std::string>() << std::setw(10)
           << s["state"].get<std::string>() << " offset " << s["committed_offset"].get<std::string>()
           << (s["caught_up"].get<bool>() ? ", caught up" : "");
       if (!s["last_error"].get<std::string>().empty())

@@ -54,7 +54,7 @@ const hutong_config_key kKeys[] = {
     {"formats", HUTONG_CONFIG_STRING, "both", "which files to write: csv, xlsx or both"},
     {"flush_interval_ms", HUTONG_CONFIG_DURATION, "60000",
      "rewrite changed files at least this often, even if the hub never signals it has caught up"},
-    {"min_rewrite_ms", HUTONG_CONFIG_DURATION, "2000",
+    {"min_rewrite_ms", HUTONG_CONFIG_DURATION, "0",
      "after the hub has caught up, files are rewritten no more often than this (a trickle of "
      "records would otherwise rewrite them after every small batch)"},
     {"keep_days", HUTONG_CONFIG_INT, "7",
