@@ -17,11 +17,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "domain/date.h"
@@ -77,40 +80,68 @@ enum Column {
   kColumnCount
 };
 
-// Splits one CSV record (RFC 4180 quoting) into trimmed cells.
-std::vector<std::string> split_csv(std::string_view line) {
-  std::vector<std::string> cells(1);
+// Splits one CSV record (RFC 4180 quoting) into trimmed cells, reusing the
+// cells' storage from row to row.
+void split_csv(std::string_view line, std::vector<std::string>& cells) {
+  size_t count = 0;
+  auto next_cell = [&]() -> std::string& {
+    if (count == cells.size()) cells.emplace_back();
+    std::string& cell = cells[count++];
+    cell.clear();
+    return cell;
+  };
+  if (line.find('"') == std::string_view::npos) {  // the usual row: no quoting
+    size_t start = 0;
+    for (;;) {
+      size_t comma = line.find(',', start);
+      std::string_view cell =
+          line.substr(start, comma == std::string_view::npos ? comma : comma - start);
+      next_cell().assign(hutong::domain::trim_spaces(cell));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    cells.resize(count);
+    return;
+  }
+  std::string* cell = &next_cell();
   bool quoted = false;
   for (size_t i = 0; i < line.size(); ++i) {
     char ch = line[i];
     if (quoted) {
       if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cells.back() += '"';
+        *cell += '"';
         ++i;
       } else if (ch == '"') {
         quoted = false;
       } else {
-        cells.back() += ch;
+        *cell += ch;
       }
     } else if (ch == '"') {
       quoted = true;
     } else if (ch == ',') {
-      cells.emplace_back();
+      cell = &next_cell();
     } else {
-      cells.back() += ch;
+      *cell += ch;
     }
   }
-  for (std::string& cell : cells)
-    cell = std::string(hutong::domain::trim_spaces(cell));
-  return cells;
+  cells.resize(count);
+  for (std::string& c : cells) {
+    std::string_view trimmed = hutong::domain::trim_spaces(c);
+    if (trimmed.size() != c.size()) c = std::string(trimmed);
+  }
 }
+
+// A member as a snapshot has it: the record (without its month) and its row.
+struct Member {
+  std::string bytes;
+  uint64_t row = 0;
+};
 
 struct Snapshot {
   std::string file;
-  int month = 0;                                 // yyyymm
-  std::map<std::string, std::string> members;    // key -> serialized PovertyMember (no month)
-  std::map<std::string, std::string> locations;  // key -> "file row n"
-  std::set<std::string> rejected_keys;           // members named by rejected rows
+  int month = 0;                                    // yyyymm
+  std::unordered_map<std::string, Member> members;  // key -> PovertyMember (no month), row
+  std::unordered_set<std::string> rejected_keys;    // members named by rejected rows
   std::vector<hutong::sdk::RejectedRow> rejected;
 };
 
@@ -230,6 +261,8 @@ class PovertySnapshot : public hutong::sdk::Source {
     std::vector<std::string> header;
     uint64_t row = 0;
     std::string text;
+    std::vector<std::string> cells;
+    hutong::v1::PovertyMember m;
     while (pos < bytes.size()) {
       size_t newline = bytes.find('\n', pos);
       bool truncated = newline == std::string::npos;
@@ -261,7 +294,7 @@ class PovertySnapshot : public hutong::sdk::Source {
         reject(d.code(), d.message(), "", nullptr);
         continue;
       }
-      std::vector<std::string> cells = split_csv(text);
+      split_csv(text, cells);
       if (header.empty()) {
         header = cells;
         std::vector<std::string> expected(std::begin(kColumns), std::end(kColumns));
@@ -287,7 +320,7 @@ class PovertySnapshot : public hutong::sdk::Source {
         reject(id.code(), id.status().message(), "证件号码", &cells);
         continue;
       }
-      hutong::v1::PovertyMember m;
+      m.Clear();
       m.set_member_no(cells[kMember]);
       auto* person = m.mutable_person();
       person->set_resident_id(std::string(id->number()));
@@ -341,9 +374,9 @@ class PovertySnapshot : public hutong::sdk::Source {
           continue;
         }
       }
-      std::string key = cells[kHousehold] + "|" + cells[kMember];
-      s.members[key] = m.SerializeAsString();
-      s.locations[key] = file + " row " + std::to_string(row);
+      Member& member = s.members[cells[kHousehold] + "|" + cells[kMember]];
+      m.SerializeToString(&member.bytes);
+      member.row = row;
     }
     if (header.empty() || (s.members.empty() && s.rejected.empty())) {
       host_.warn(file + (header.empty() ? " is empty" : " holds only its header") +
@@ -357,41 +390,60 @@ class PovertySnapshot : public hutong::sdk::Source {
 
   // The operations that turn the applied snapshot into the target, in key order.
   void plan(hutong::sdk::Emitter& out) {
+    // The two snapshots are read side by side (two large files, two cores).
+    std::future<std::optional<Snapshot>> earlier;
+    if (!applied_.empty()) {
+      earlier = std::async(std::launch::async, [this] { return load(applied_, nullptr); });
+    }
     std::optional<Snapshot> next = load(target_, done_ == 0 ? &out : nullptr);
-    if (!next) return;
     std::optional<Snapshot> previous;
-    if (!applied_.empty()) previous = load(applied_, nullptr);
+    if (earlier.valid()) previous = earlier.get();
+    if (!next) return;
     std::vector<Operation> ops;
     size_t removals = 0;
-    const std::map<std::string, std::string> none;
+    const decltype(next->members) none;
     const auto& before = previous ? previous->members : none;
-    for (const auto& [key, bytes] : next->members) {
+    for (auto& [key, member] : next->members) {
       auto it = before.find(key);
-      if (it != before.end() && it->second == bytes) continue;
-      hutong::v1::PovertyMember m;
-      m.ParseFromString(bytes);
-      m.set_snapshot_month(next->month);
-      ops.push_back({key, false, m.SerializeAsString(), next->locations[key]});
+      if (it != before.end() && it->second.bytes == member.bytes) continue;
+      // The month appended as one more field: in protobuf's wire format the
+      // last value of a field wins, so the record needs no parsing here.
+      std::string bytes = std::move(member.bytes);
+      bytes.push_back(static_cast<char>(8 << 3));  // snapshot_month, varint
+      for (uint32_t v = static_cast<uint32_t>(next->month);; v >>= 7) {
+        if (v < 0x80) {
+          bytes.push_back(static_cast<char>(v));
+          break;
+        }
+        bytes.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      }
+      ops.push_back(
+          {key, false, std::move(bytes), next->file + " row " + std::to_string(member.row)});
     }
     // Registered now: the applied snapshot's members, and those its rejected
     // rows kept at an earlier version.
-    std::set<std::string> registered;
-    for (const auto& [key, bytes] : before)
-      registered.insert(key);
-    if (previous) registered.insert(previous->rejected_keys.begin(), previous->rejected_keys.end());
-    for (const std::string& key : registered) {
-      if (next->members.contains(key) || next->rejected_keys.contains(key)) continue;
+    size_t registered = before.size();
+    auto removed = [&](const std::string& key) {
+      if (next->members.contains(key) || next->rejected_keys.contains(key)) return;
       ops.push_back({key, true, "", ""});
       ++removals;
+    };
+    for (const auto& [key, member] : before)
+      removed(key);
+    if (previous) {
+      for (const std::string& key : previous->rejected_keys) {
+        if (before.contains(key)) continue;
+        ++registered;
+        removed(key);
+      }
     }
     std::sort(ops.begin(), ops.end(),
               [](const Operation& a, const Operation& b) { return a.key < b.key; });
-    if (!registered.empty() &&
-        removals * 100 > static_cast<size_t>(max_delete_percent_) * registered.size() &&
+    if (registered > 0 && removals * 100 > static_cast<size_t>(max_delete_percent_) * registered &&
         confirmed_ != target_) {
       throw Failure("snapshot.held",
                     target_ + " would remove " + std::to_string(removals) + " of the " +
-                        std::to_string(registered.size()) + " registered members (more than " +
+                        std::to_string(registered) + " registered members (more than " +
                         std::to_string(max_delete_percent_) + " %): a partial export? " + applied_ +
                         " stays in force. If it is right, confirm it: hutong "
                         "connector confirm <connector> " +
