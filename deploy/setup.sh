@@ -28,7 +28,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libopencc-dev libopencc-data opencc libssl-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
-  libzip-dev libexpat1-dev libxlsxwriter-dev
+  libzip-dev libexpat1-dev libxlsxwriter-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-zmq python3-protobuf
 )
