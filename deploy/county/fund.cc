@@ -94,7 +94,8 @@ class Db {
   }
   sqlite3* get() { return db_; }
   void close() {
-    sqlite3_close(db_);
+    if (sqlite3_close(db_) != SQLITE_OK)
+      throw std::runtime_error(std::string("sqlite close: ") + sqlite3_errmsg(db_));
     db_ = nullptr;
   }
 
@@ -108,7 +109,12 @@ class Stmt {
     if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
       throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  ~Stmt() { finalize(); }
+  // Before the connection closes (a statement alive then keeps it from closing).
+  void finalize() {
+    sqlite3_finalize(s_);
+    s_ = nullptr;
+  }
   Stmt& text(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -392,6 +398,8 @@ void write_fund(const County& c, const DefectPicker& picker, Truth& truth,
       upd.text(1, l.paid_on).text(2, l.updated_at).integer(3, l.id).run();
   }
   db.exec("COMMIT");
+  don_ins.finalize();
+  ins.finalize();
   db.close();
   std::filesystem::remove(path + "-shm");
   for (const char* suffix : {"", "-wal"}) {

@@ -273,9 +273,8 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
   return Status::ok();
 }
 
-bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const {
+bool DedupIndex::unchanged(const KeyId& id, uint64_t content) const {
   std::lock_guard lock(mu_);
-  KeyId id = key_id(composite);
   if (auto staged = staged_.find(id); staged != staged_.end()) {
     return !staged->second.removed && staged->second.content == content;
   }
@@ -283,17 +282,15 @@ bool DedupIndex::unchanged(const std::string& composite, uint64_t content) const
   return kept && *kept == content;
 }
 
-bool DedupIndex::contains(const std::string& composite) const {
+bool DedupIndex::contains(const KeyId& id) const {
   std::lock_guard lock(mu_);
-  KeyId id = key_id(composite);
   if (auto staged = staged_.find(id); staged != staged_.end()) return !staged->second.removed;
   return content_.find(id) != nullptr;
 }
 
-void DedupIndex::stage(const std::string& composite, uint64_t content, bool removed,
-                       uint64_t batch) {
+void DedupIndex::stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch) {
   std::lock_guard lock(mu_);
-  staged_[key_id(composite)] = Staged{content, removed, batch};
+  staged_[id] = Staged{content, removed, batch};
 }
 
 void DedupIndex::commit_staged(uint64_t batch) {
@@ -421,21 +418,25 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
   std::vector<journal::RecordIn>& records = staged->records;
   records.reserve(batch.records.size() + batch.rejected.size() + 1);
   struct Update {
-    std::string composite;
+    DedupIndex::KeyId id;
     uint64_t content;
     bool removed;
   };
   std::vector<Update> updates;
-  std::unordered_map<std::string, uint64_t> in_batch;  // later rows of the batch supersede earlier
+  updates.reserve(batch.records.size() + batch.rejected.size());
+  // Later rows of the batch supersede earlier ones.
+  std::unordered_map<DedupIndex::KeyId, uint64_t, DedupIndex::KeyIdHash> in_batch;
+  in_batch.reserve(batch.records.size());
   hutong::v1::Envelope envelope;
   std::string payload_bytes;
 
   auto quarantine = [&](const OwnedRejected& row) {
     std::string key = quarantine_key(connector, row);
     std::string composite = composite_key(journal::kTopicQuarantine, key);
+    DedupIndex::KeyId id = DedupIndex::key_id(composite);
     uint64_t content = quarantine_content(row.reason_code, row.message, row.original);
     ++outcome.rejected;
-    if (dedup_.unchanged(composite, content)) {
+    if (dedup_.unchanged(id, content)) {
       ++outcome.duplicate;  // the same row rejected for the same reason again
       return;
     }
@@ -460,7 +461,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     r->set_times_seen(1);
     values.emplace_back();
     records.push_back(journal::to_record_consuming(q, values.back()));
-    updates.push_back({composite, content, false});
+    updates.push_back({id, content, false});
     if (!first) dedup_.set_first_seen(composite, now);
     ++outcome.quarantined;
   };
@@ -500,22 +501,22 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     payload_bytes.clear();
     if (const Message* payload = journal::payload_of(envelope))
       payload->SerializeToString(&payload_bytes);
-    std::string composite = composite_key(record.topic, record.key);
+    DedupIndex::KeyId id = DedupIndex::key_id(composite_key(record.topic, record.key));
     uint64_t content = content_hash(record.op, payload_bytes);
-    auto earlier = in_batch.find(composite);
-    bool same_as_kept = earlier != in_batch.end() ? earlier->second == content
-                                                  : dedup_.unchanged(composite, content);
+    auto earlier = in_batch.find(id);
+    bool same_as_kept =
+        earlier != in_batch.end() ? earlier->second == content : dedup_.unchanged(id, content);
     bool deleting_nothing =
         record.op == journal::Op::kDelete &&
-        (earlier != in_batch.end() ? earlier->second == content : !dedup_.contains(composite));
+        (earlier != in_batch.end() ? earlier->second == content : !dedup_.contains(id));
     if (same_as_kept || deleting_nothing) {
       ++outcome.duplicate;
       continue;
     }
-    in_batch[composite] = content;
+    in_batch[id] = content;
     values.emplace_back();
     records.push_back(journal::to_record_spliced(envelope, payload_bytes, values.back()));
-    updates.push_back({composite, content, record.op == journal::Op::kDelete});
+    updates.push_back({id, content, record.op == journal::Op::kDelete});
     ++outcome.accepted;
   }
   for (const OwnedRejected& row : batch.rejected)
@@ -526,7 +527,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
   }
   for (const Update& u : updates)
-    dedup_.stage(u.composite, u.content, u.removed, staged->id);
+    dedup_.stage(u.id, u.content, u.removed, staged->id);
   return staged;
 }
 

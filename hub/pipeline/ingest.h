@@ -99,22 +99,6 @@ class TopicRegistry {
 // record is counted instead of journaled again. Rebuilt from the journal at start.
 class DedupIndex {
  public:
-  Status rebuild(const journal::Journal& journal);
-  // True when (topic, key) currently holds exactly this content.
-  bool unchanged(const std::string& composite, uint64_t content) const;
-  bool contains(const std::string& composite) const;
-  // Changes of a batch staged but not yet durable: seen by unchanged() and
-  // contains() at once (so the next batch is deduplicated against them), made
-  // final by commit_staged() or dropped by discard_staged().
-  void stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch);
-  void commit_staged(uint64_t batch);
-  void discard_staged(uint64_t batch);
-  // The first time a quarantined row was seen (0 if never).
-  int64_t first_seen(const std::string& composite) const;
-  void set_first_seen(const std::string& composite, int64_t when);
-  size_t size() const;
-
- private:
   // Keys are held as 128 bits of hash of (topic, key), not as strings: a
   // million keys then cost no string allocations and stay compact (a collision
   // of two keys, ~1e-26 for a million, is far less likely than one of the
@@ -127,8 +111,33 @@ class DedupIndex {
   struct KeyIdHash {
     size_t operator()(const KeyId& id) const { return static_cast<size_t>(id.a); }
   };
+  // The id of a composite key (journal::composite_key): computed once per
+  // record by the ingest, which then asks by id.
   static KeyId key_id(std::string_view composite);
 
+  Status rebuild(const journal::Journal& journal);
+  // True when (topic, key) currently holds exactly this content.
+  bool unchanged(const std::string& composite, uint64_t content) const {
+    return unchanged(key_id(composite), content);
+  }
+  bool unchanged(const KeyId& id, uint64_t content) const;
+  bool contains(const std::string& composite) const { return contains(key_id(composite)); }
+  bool contains(const KeyId& id) const;
+  // Changes of a batch staged but not yet durable: seen by unchanged() and
+  // contains() at once (so the next batch is deduplicated against them), made
+  // final by commit_staged() or dropped by discard_staged().
+  void stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch) {
+    stage(key_id(composite), content, removed, batch);
+  }
+  void stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch);
+  void commit_staged(uint64_t batch);
+  void discard_staged(uint64_t batch);
+  // The first time a quarantined row was seen (0 if never).
+  int64_t first_seen(const std::string& composite) const;
+  void set_first_seen(const std::string& composite, int64_t when);
+  size_t size() const;
+
+ private:
   // KeyId -> content, open addressing with linear probing in one flat array:
   // a lookup among a million keys is one or two cache misses, not a chain of
   // nodes. (KeyId {0, 0} marks an empty slot, {0, 1} an erased one; key_id()
