@@ -195,6 +195,12 @@ size_t DedupIndex::FlatIndex::slot_of(const KeyId& id) const {
   }
 }
 
+void DedupIndex::FlatIndex::prefetch(const KeyId& id) const {
+  if (slots_.empty()) return;
+  size_t i = static_cast<size_t>(id.a * 0x9E3779B97F4A7C15ull) & (slots_.size() - 1);
+  __builtin_prefetch(&slots_[i]);
+}
+
 const uint64_t* DedupIndex::FlatIndex::find(const KeyId& id) const {
   if (slots_.empty()) return nullptr;
   const Slot& slot = slots_[slot_of(id)];
@@ -286,6 +292,23 @@ bool DedupIndex::contains(const KeyId& id) const {
   std::lock_guard lock(mu_);
   if (auto staged = staged_.find(id); staged != staged_.end()) return !staged->second.removed;
   return content_.find(id) != nullptr;
+}
+
+void DedupIndex::lookup(std::span<const KeyId> ids,
+                        std::vector<std::optional<uint64_t>>& out) const {
+  constexpr size_t kAhead = 8;
+  out.assign(ids.size(), std::nullopt);
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i)
+    content_.prefetch(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i + kAhead < ids.size()) content_.prefetch(ids[i + kAhead]);
+    if (auto staged = staged_.find(ids[i]); staged != staged_.end()) {
+      if (!staged->second.removed) out[i] = staged->second.content;
+      continue;
+    }
+    if (const uint64_t* kept = content_.find(ids[i])) out[i] = *kept;
+  }
 }
 
 void DedupIndex::stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch) {
@@ -481,6 +504,12 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     prepared[r] = prepare(connector, batch.records[r], batch.position, *envelopes[r], &people);
   }
   fill_match_keys(people);
+  // What the index holds for every key of the batch, in one pass.
+  std::vector<DedupIndex::KeyId> ids(batch.records.size());
+  for (size_t r = 0; r < batch.records.size(); ++r)
+    ids[r] = DedupIndex::key_id(composite_key(batch.records[r].topic, batch.records[r].key));
+  std::vector<std::optional<uint64_t>> kept;
+  dedup_.lookup(ids, kept);
 
   for (size_t r = 0; r < batch.records.size(); ++r) {
     const OwnedRecord& record = batch.records[r];
@@ -501,14 +530,13 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     payload_bytes.clear();
     if (const Message* payload = journal::payload_of(envelope))
       payload->SerializeToString(&payload_bytes);
-    DedupIndex::KeyId id = DedupIndex::key_id(composite_key(record.topic, record.key));
+    const DedupIndex::KeyId& id = ids[r];
     uint64_t content = content_hash(record.op, payload_bytes);
     auto earlier = in_batch.find(id);
-    bool same_as_kept =
-        earlier != in_batch.end() ? earlier->second == content : dedup_.unchanged(id, content);
+    bool same_as_kept = earlier != in_batch.end() ? earlier->second == content : kept[r] == content;
     bool deleting_nothing =
         record.op == journal::Op::kDelete &&
-        (earlier != in_batch.end() ? earlier->second == content : !dedup_.contains(id));
+        (earlier != in_batch.end() ? earlier->second == content : !kept[r].has_value());
     if (same_as_kept || deleting_nothing) {
       ++outcome.duplicate;
       continue;

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -123,6 +125,10 @@ class DedupIndex {
   bool unchanged(const KeyId& id, uint64_t content) const;
   bool contains(const std::string& composite) const { return contains(key_id(composite)); }
   bool contains(const KeyId& id) const;
+  // What the index holds for many keys at once, staged changes included:
+  // nullopt for a key absent or deleted, else its content. The table's slots
+  // are fetched ahead of the lookups (a million keys do not fit in the cache).
+  void lookup(std::span<const KeyId> ids, std::vector<std::optional<uint64_t>>& out) const;
   // Changes of a batch staged but not yet durable: seen by unchanged() and
   // contains() at once (so the next batch is deduplicated against them), made
   // final by commit_staged() or dropped by discard_staged().
@@ -145,6 +151,7 @@ class DedupIndex {
   class FlatIndex {
    public:
     const uint64_t* find(const KeyId& id) const;
+    void prefetch(const KeyId& id) const;
     void assign(const KeyId& id, uint64_t content);
     void erase(const KeyId& id);
     void clear();
