@@ -168,6 +168,28 @@ int wait_caught_up(const Target& target, int timeout_seconds, std::ostream& out,
   }
 }
 
+// Opens the hub's journal read-only (it may be running) and reads the rows
+// held in quarantine; false (said on err) when either fails.
+bool read_quarantine(const Target& target, std::unique_ptr<journal::Journal>& journal,
+                     std::vector<hutong::v1::Envelope>& entries, std::ostream& err) {
+  journal::JournalOptions options;
+  options.directory = target.data_dir + "/journal";
+  options.read_only = true;
+  Result<std::unique_ptr<journal::Journal>> opened = journal::Journal::open(options);
+  if (!opened) {
+    err << opened.status().to_string() << "\n";
+    return false;
+  }
+  journal = std::move(*opened);
+  Result<std::vector<hutong::v1::Envelope>> held = daemon::quarantine_entries(*journal);
+  if (!held) {
+    err << held.status().to_string() << "\n";
+    return false;
+  }
+  entries = std::move(*held);
+  return true;
+}
+
 std::string original_text(const std::string& bytes) {
   domain::TextDecoder decoder("");
   Result<domain::DecodedLine> line = decoder.decode(bytes, 1, 0);
@@ -269,21 +291,11 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
         << " record(s) accepted; the row left quarantine\n";
     return 0;
   }
-  journal::JournalOptions options;
-  options.directory = target.data_dir + "/journal";
-  options.read_only = true;
-  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::open(options);
-  if (!j) {
-    err << j.status().to_string() << "\n";
-    return 1;
-  }
-  Result<std::vector<hutong::v1::Envelope>> entries = daemon::quarantine_entries(**j);
-  if (!entries) {
-    err << entries.status().to_string() << "\n";
-    return 1;
-  }
+  std::unique_ptr<journal::Journal> j;
+  std::vector<hutong::v1::Envelope> entries;
+  if (!read_quarantine(target, j, entries, err)) return 1;
   if (args[0] == "list") {
-    for (const auto& e : *entries) {
+    for (const auto& e : entries) {
       const auto& q = e.quarantined_row();
       if (target.json) {
         nlohmann::json row = {{"key", e.key()},
@@ -297,10 +309,10 @@ int quarantine(const std::vector<std::string>& args, std::istream&, std::ostream
         out << e.key() << "\t" << q.reason_code() << "\t" << q.message() << "\n";
       }
     }
-    if (!target.json) out << entries->size() << " row(s) in quarantine\n";
+    if (!target.json) out << entries.size() << " row(s) in quarantine\n";
     return 0;
   }
-  for (const auto& e : *entries) {
+  for (const auto& e : entries) {
     if (e.key() != target.positional[0]) continue;
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
@@ -334,24 +346,14 @@ int summary(const std::vector<std::string>& args, std::istream&, std::ostream& o
   if (text) status = nlohmann::json::parse(*text, nullptr, false);
   bool running = text && !status.is_discarded() && status.value("ok", false);
   // Quarantine and deliveries, from the journal.
-  journal::JournalOptions options;
-  options.directory = target.data_dir + "/journal";
-  options.read_only = true;
-  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::open(options);
-  if (!j) {
-    err << j.status().to_string() << "\n";
-    return 1;
-  }
-  Result<std::vector<hutong::v1::Envelope>> entries = daemon::quarantine_entries(**j);
-  if (!entries) {
-    err << entries.status().to_string() << "\n";
-    return 1;
-  }
+  std::unique_ptr<journal::Journal> j;
+  std::vector<hutong::v1::Envelope> entries;
+  if (!read_quarantine(target, j, entries, err)) return 1;
   std::map<std::string, std::map<std::string, uint64_t>> held;  // connector -> reason -> rows
-  for (const auto& e : *entries)
+  for (const auto& e : entries)
     ++held[e.quarantined_row().connector()][e.quarantined_row().reason_code()];
   std::map<std::string, std::map<std::string, std::pair<uint64_t, uint64_t>>> delivered;
-  auto reader = (*j)->read_from(0, {std::string(journal::kTopicAudit)});
+  auto reader = j->read_from(0, {std::string(journal::kTopicAudit)});
   for (;;) {
     auto record = reader->next();
     if (!record) {
