@@ -232,6 +232,11 @@ connectors:
   }
   EXPECT_EQ(donations["2"].donation().amount_fen(), 7777) << hub.log();
   EXPECT_EQ(journal_state(hub.data_dir(), "fund.grant").size(), 2u);
+  // The copy is in the connector's own folder, one per connector, reused by
+  // every read and every start: a runner killed mid-read leaves nothing to
+  // pile up in the system's temporary folder.
+  EXPECT_TRUE(
+      std::filesystem::exists(hub.data_dir() + "/connectors/fund/private-copy/ledger.sqlite"));
   sqlite3_close(holder);
 }
 

@@ -142,6 +142,16 @@ class CharitySqlite : public hutong::sdk::Source {
     if (!copy_dir_.empty()) fs::remove_all(copy_dir_, ec);
   }
 
+  // Where the private copy lives: the connector's own folder, so that a runner
+  // killed mid-read leaves nothing behind that the next one does not reuse
+  // (a temporary folder per process would pile up, one per crash).
+  fs::path copy_dir() const {
+    std::string state = host_.state_dir();
+    if (!state.empty()) return fs::path(state) / "private-copy";
+    return fs::temp_directory_path() / ("hutong-charity-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(reinterpret_cast<uintptr_t>(this)));
+  }
+
   // The position: "donation=<updated_at>|<id>;grant_award=<updated_at>|<id>".
   void start(std::string_view position) override {
     std::string text(position);
@@ -215,9 +225,7 @@ class CharitySqlite : public hutong::sdk::Source {
   // the copy's path (the WAL is copied first: a checkpoint in between moves its
   // pages into the main file, which is copied after, so nothing is lost).
   std::string private_copy() {
-    fs::path dir =
-        fs::temp_directory_path() / ("hutong-charity-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
+    fs::path dir = copy_dir();
     fs::create_directories(dir);
     copy_dir_ = dir.string();
     fs::path copy = dir / "ledger.sqlite";
