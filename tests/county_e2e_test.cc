@@ -27,6 +27,7 @@
 #include "hutong/v1/envelope.pb.h"
 #include "hutong/v1/options.pb.h"
 #include "journal/test_util.h"
+#include "sink_test_util.h"
 
 namespace {
 
@@ -236,31 +237,6 @@ Table expected(const County& county, const std::string& truth_file, const std::s
 
 // ---- What a department holds: its files sink's newest CSV of a topic ---------
 
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cells.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cells.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells.emplace_back();
-    } else {
-      cells.back() += c;
-    }
-  }
-  return cells;
-}
-
 Table held(const std::string& folder, const std::string& topic) {
   std::string newest;
   if (fs::exists(folder)) {
@@ -274,15 +250,12 @@ Table held(const std::string& folder, const std::string& topic) {
   // GB18030, the sink's default, decoded with iconv.
   auto decoded = run_command("iconv -f GB18030 -t UTF-8 " + shell_quote(folder + "/" + newest));
   EXPECT_EQ(decoded.exit_code, 0) << newest;
-  std::istringstream lines(decoded.out);
-  std::vector<std::string> header;
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::vector<std::string> cells = split_csv(line);
-    if (header.empty()) {
-      header = cells;
-      continue;
-    }
+  std::optional<hutong::testing::Rows> rows = hutong::testing::parse_csv(decoded.out);
+  EXPECT_TRUE(rows && !rows->empty()) << newest << " is not a CSV file with a header";
+  if (!rows || rows->empty()) return table;
+  const std::vector<std::string>& header = rows->front();
+  for (size_t r = 1; r < rows->size(); ++r) {
+    const std::vector<std::string>& cells = (*rows)[r];
     auto& row = table[cells[0]];
     for (size_t i = 1; i < cells.size() && i < header.size(); ++i)
       row[header[i]] = cells[i];

@@ -91,14 +91,20 @@ bool wait_for_registry(const std::string& data_dir, const std::set<std::string>&
   return false;
 }
 
-TEST(PovertySnapshot, SnapshotsBecomeChangesAndAPartialExportWaitsForConfirmation) {
-  hutong::journal::testing::TempDir dir;
-  std::string drop = dir.path() + "/drop";
+// A drop folder under `dir` holding the sample snapshots of `months`.
+std::string drop_samples(const std::string& dir, std::initializer_list<const char*> months) {
+  std::string drop = dir + "/drop";
   fs::create_directories(drop);
-  for (const char* month : {"202509", "202510"}) {
+  for (const char* month : months) {
     std::string name = std::string("建档立卡人口_") + month + ".csv";
     fs::copy_file(kSamples + "/" + name, drop + "/" + name);
   }
+  return drop;
+}
+
+TEST(PovertySnapshot, SnapshotsBecomeChangesAndAPartialExportWaitsForConfirmation) {
+  hutong::journal::testing::TempDir dir;
+  std::string drop = drop_samples(dir.path(), {"202509", "202510"});
   HubProcess hub(dir.path(), "hub:\n  data_dir: " + dir.path() + R"(/data
 connectors:
   - name: poverty
@@ -175,12 +181,7 @@ namespace {
 TEST(PovertySnapshot, HubKillsDuringADiffChangeNothing) {
   auto run = [](int kills) {
     hutong::journal::testing::TempDir dir;
-    std::string drop = dir.path() + "/drop";
-    fs::create_directories(drop);
-    for (const char* month : {"202509", "202510"}) {
-      std::string name = std::string("建档立卡人口_") + month + ".csv";
-      fs::copy_file(kSamples + "/" + name, drop + "/" + name);
-    }
+    std::string drop = drop_samples(dir.path(), {"202509", "202510"});
     HubProcess hub(dir.path(), "hub:\n  data_dir: " + dir.path() + R"(/data
 connectors:
   - name: poverty
