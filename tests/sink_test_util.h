@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -46,7 +47,7 @@ inline std::string today() {
   return text;
 }
 
-// Copies a sample snapshot (tests/data/poverty) into the drop folder,
+// Delivers a sample snapshot (tests/data/poverty) into the drop folder,
 // replacing text in it. The samples hold a deliberately undecodable row, so the
 // GB18030 bytes are edited, not the file re-encoded.
 inline void drop_snapshot(const std::string& month, const std::string& drop,
@@ -59,7 +60,11 @@ inline void drop_snapshot(const std::string& month, const std::string& drop,
     for (size_t at = bytes.find(f); at != std::string::npos; at = bytes.find(f, at + t.size()))
       bytes.replace(at, f.size(), t);
   }
-  std::ofstream(drop + "/" + name, std::ios::binary) << bytes;
+  // Delivered as the office's system delivers: written under another name, then
+  // renamed, so the adapter never reads a half-written (or still empty) file.
+  std::string part = drop + "/." + name + ".part";
+  std::ofstream(part, std::ios::binary) << bytes;
+  std::filesystem::rename(part, drop + "/" + name);
 }
 
 // The topics the two sources publish (and the sinks under test receive).
