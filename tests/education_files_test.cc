@@ -99,8 +99,10 @@ std::string csv_line(const std::vector<std::string>& cells) {
   return line;
 }
 
+// Delivered by rename, as the drop folder receives files (never read half-written).
 void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
+  std::ofstream(path + ".part", std::ios::binary) << bytes;
+  std::filesystem::rename(path + ".part", path);
 }
 
 const std::vector<std::string> kRosterColumns = {"全国学籍号",

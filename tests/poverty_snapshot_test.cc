@@ -127,7 +127,9 @@ connectors:
   ASSERT_TRUE(wait_for_registry(hub.data_dir(), after_october)) << hub.log();
 
   // The half-size November export: held, nothing changes.
-  fs::copy_file(kSamples + "/建档立卡人口_202511.csv", drop + "/建档立卡人口_202511.csv");
+  // Delivered by rename, as the office's system does (never read half-written).
+  fs::copy_file(kSamples + "/建档立卡人口_202511.csv", drop + "/.建档立卡人口_202511.csv.part");
+  fs::rename(drop + "/.建档立卡人口_202511.csv.part", drop + "/建档立卡人口_202511.csv");
   ASSERT_TRUE(hub.wait_for([](const nlohmann::json& s) {
     return s["poverty"]["last_error"].get<std::string>().find("snapshot.held") != std::string::npos;
   })) << hub.log();
