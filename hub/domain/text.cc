@@ -65,6 +65,22 @@ char32_t next_code_point(std::string_view text, size_t& pos) {
   return cp;
 }
 
+std::string repair_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() + 8);
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t valid = valid_utf8_prefix(bytes.substr(pos));
+    out.append(bytes.substr(pos, valid));
+    pos += valid;
+    if (pos < bytes.size()) {
+      append_utf8(out, 0xFFFD);
+      ++pos;
+    }
+  }
+  return out;
+}
+
 void append_utf8(std::string& out, char32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);

@@ -17,6 +17,10 @@ inline bool is_valid_utf8(std::string_view bytes) {
   return valid_utf8_prefix(bytes) == bytes.size();
 }
 
+// `bytes` with every byte that is not part of valid UTF-8 replaced by U+FFFD
+// (valid text is returned as it is).
+std::string repair_utf8(std::string_view bytes);
+
 // Decodes the code point at text[pos] and advances pos; an invalid byte decodes
 // as U+FFFD and advances by one.
 char32_t next_code_point(std::string_view text, size_t& pos);

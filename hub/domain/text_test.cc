@@ -36,5 +36,12 @@ TEST(Text, InvalidBytesDecodeAsReplacementOneByOne) {
   EXPECT_EQ(next_code_point(bad, pos), U'a');
 }
 
+TEST(Text, RepairsInvalidUtf8ByteByByte) {
+  EXPECT_EQ(repair_utf8("大荔 ok"), "大荔 ok");
+  EXPECT_EQ(repair_utf8("ab\xB4\xF3x"), "ab\uFFFD\uFFFDx");  // GB18030 "大" in UTF-8 text
+  EXPECT_EQ(repair_utf8("\xE5\xA4"), "\uFFFD\uFFFD");        // truncated at the end
+  EXPECT_TRUE(is_valid_utf8(repair_utf8("\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80")));
+}
+
 }  // namespace
 }  // namespace hutong::domain

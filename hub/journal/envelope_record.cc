@@ -1,5 +1,8 @@
 #include "journal/envelope_record.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 namespace hutong::journal {
 
 RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage) {
@@ -19,19 +22,27 @@ RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& stor
                   storage.key, storage.value};
 }
 
-RecordIn to_record_spliced(hutong::v1::Envelope& envelope, std::string_view payload,
-                           RecordStorage& storage) {
+std::string_view payload_bytes(std::string_view value) {
   static const auto* oneof = hutong::v1::Envelope::descriptor()->FindOneofByName("payload");
-  const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
-  if (field) envelope.GetReflection()->ClearOneof(&envelope, oneof);
-  RecordIn record = to_record_consuming(envelope, storage);
-  if (field) {
-    put_varint(storage.value, (static_cast<uint64_t>(field->number()) << 3) | 2);
-    put_varint(storage.value, payload.size());
-    storage.value.append(payload);
-    record.value = storage.value;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()),
+                                            static_cast<int>(value.size()));
+  std::string_view found;
+  for (uint32_t tag; (tag = in.ReadTag()) != 0;) {
+    const auto* field = hutong::v1::Envelope::descriptor()->FindFieldByNumber(
+        static_cast<int>(google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag)));
+    if (field && field->containing_oneof() == oneof &&
+        google::protobuf::internal::WireFormatLite::GetTagWireType(tag) ==
+            google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t size = 0;
+      if (!in.ReadVarint32(&size)) return {};
+      int at = in.CurrentPosition();
+      if (!in.Skip(static_cast<int>(size))) return {};
+      found = value.substr(static_cast<size_t>(at), size);  // the last one counts, as in parsing
+      continue;
+    }
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return {};
   }
-  return record;
+  return found;
 }
 
 const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope) {

@@ -25,12 +25,10 @@ RecordIn to_record(const hutong::v1::Envelope& envelope, RecordStorage& storage)
 // (the envelope is left without them).
 RecordIn to_record_consuming(hutong::v1::Envelope& envelope, RecordStorage& storage);
 
-// The same for an envelope whose payload the caller has already serialized
-// into `payload`: those bytes are spliced in, not serialized again (the result
-// is byte for byte what to_record_consuming gives: the payload fields come
-// last). The envelope is left without topic, key and payload.
-RecordIn to_record_spliced(hutong::v1::Envelope& envelope, std::string_view payload,
-                           RecordStorage& storage);
+// The serialized payload record in a journal record's value, as it is stored
+// (empty when the envelope has none, or the value is not an envelope): what
+// the ingest hashed to recognize a re-delivered record.
+std::string_view payload_bytes(std::string_view value);
 
 // The envelope's payload record (whichever record type it is), or null.
 const google::protobuf::Message* payload_of(const hutong::v1::Envelope& envelope);

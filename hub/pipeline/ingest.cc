@@ -2,6 +2,7 @@
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/reflection.h>
 
 #include <bit>
@@ -12,6 +13,7 @@
 
 #include "domain/name.h"
 #include "domain/resident_id.h"
+#include "domain/text.h"
 #include "hutong/v1/options.pb.h"
 #include "journal/envelope_record.h"
 #include "journal/internal_topics.h"
@@ -72,19 +74,26 @@ class FieldPlan {
 // unknown numbers) and normalizes every hutong.v1.Person: the resident ID must
 // be valid (its reason code rejects the record), the name is normalized; the
 // people are collected so that their matching keys are computed together.
+// `changed` is set when a value had to change (it is left alone otherwise).
 Status visit(Message& message, domain::CivilDate reference,
-             std::vector<hutong::v1::Person*>& people) {
+             std::vector<hutong::v1::Person*>& people, bool& changed) {
   if (message.GetDescriptor() == hutong::v1::Person::descriptor()) {
     auto& person = static_cast<hutong::v1::Person&>(message);
     if (!person.resident_id().empty()) {
       Result<domain::ResidentId> id =
           domain::normalize_resident_id(person.resident_id(), reference);
       if (!id) return Status(id.code(), "resident_id: " + id.status().message());
-      person.set_resident_id(std::string(id->number()));
+      if (id->number() != person.resident_id()) {
+        person.set_resident_id(std::string(id->number()));
+        changed = true;
+      }
     }
     if (!person.name().empty()) {
       Result<std::string> name = domain::normalize_name(person.name());
-      if (name) person.set_name(*name);
+      if (name && *name != person.name()) {
+        person.set_name(*name);
+        changed = true;
+      }
       people.push_back(&person);
     }
   }
@@ -103,21 +112,23 @@ Status visit(Message& message, domain::CivilDate reference,
       }
     } else if (field->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-        Status s =
-            visit(*reflection->MutableRepeatedMessage(&message, field, i), reference, people);
+        Status s = visit(*reflection->MutableRepeatedMessage(&message, field, i), reference, people,
+                         changed);
         if (!s)
           return Status(s.code(), field->name() + "[" + std::to_string(i) + "]." + s.message());
       }
     } else if (reflection->HasField(message, field)) {
-      Status s = visit(*reflection->MutableMessage(&message, field), reference, people);
+      Status s = visit(*reflection->MutableMessage(&message, field), reference, people, changed);
       if (!s) return Status(s.code(), field->name() + "." + s.message());
     }
   }
   return Status::ok();
 }
 
-// Fills the matching key of every collected person with one OpenCC call.
-void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
+// Fills the matching key of every collected person with one OpenCC call; calls
+// changed(i) for each person i whose key was not already that.
+template <typename OnChange>
+void fill_match_keys(const std::vector<hutong::v1::Person*>& people, OnChange changed) {
   if (people.empty()) return;
   std::vector<std::string_view> names;
   names.reserve(people.size());
@@ -125,8 +136,15 @@ void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
     names.push_back(person->name());
   Result<std::vector<std::string>> keys = domain::name_match_keys(names);
   if (!keys) return;
-  for (size_t i = 0; i < people.size(); ++i)
+  for (size_t i = 0; i < people.size(); ++i) {
+    if (people[i]->name_match_key() == (*keys)[i]) continue;
     people[i]->set_name_match_key(std::move((*keys)[i]));
+    changed(i);
+  }
+}
+
+void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
+  fill_match_keys(people, [](size_t) {});
 }
 
 }  // namespace
@@ -246,7 +264,6 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
   first_seen_.clear();
   auto reader = journal.read_from(0);
   hutong::v1::Envelope envelope;
-  std::string bytes;
   for (;;) {
     Result<std::optional<journal::RecordView>> record = reader->next();
     if (!record) return record.status();
@@ -262,18 +279,16 @@ Status DedupIndex::rebuild(const journal::Journal& journal) {
       first_seen_.erase(composite);
       continue;
     }
-    envelope.Clear();
-    if (!journal::from_record(r, envelope)) continue;
-    const Message* payload = journal::payload_of(envelope);
-    bytes.clear();
-    if (payload) payload->SerializeToString(&bytes);
-    if (r.topic == journal::kTopicQuarantine && envelope.has_quarantined_row()) {
+    if (r.topic == journal::kTopicQuarantine) {
+      envelope.Clear();
+      if (!journal::from_record(r, envelope) || !envelope.has_quarantined_row()) continue;
       const auto& q = envelope.quarantined_row();
       first_seen_[composite] = q.first_seen().seconds() * 1'000'000 + q.first_seen().nanos() / 1000;
       content_.assign(key_id(composite),
                       quarantine_content(q.reason_code(), q.message(), q.original()));
     } else {
-      content_.assign(key_id(composite), content_hash(r.op, bytes));
+      // The payload's bytes as stored: what the ingest hashed (no parsing).
+      content_.assign(key_id(composite), content_hash(r.op, journal::payload_bytes(r.value)));
     }
   }
   return Status::ok();
@@ -353,7 +368,10 @@ size_t DedupIndex::size() const {
   return content_.size();
 }
 
-Ingest::Ingest(journal::Journal& journal, DedupIndex& dedup) : journal_(journal), dedup_(dedup) {}
+Ingest::Ingest(journal::Journal& journal, DedupIndex& dedup, size_t helpers)
+    : journal_(journal), dedup_(dedup), workers_(helpers) {}
+
+Ingest::~Ingest() = default;
 
 Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
                        const std::string& position, hutong::v1::Envelope& envelope,
@@ -383,7 +401,8 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
                                       std::to_string(record.payload.size()) + " bytes)");
   }
   std::vector<hutong::v1::Person*> own;
-  Status visited = visit(*payload, domain::today(), people ? *people : own);
+  bool changed = false;
+  Status visited = visit(*payload, domain::today(), people ? *people : own, changed);
   if (visited && !people) fill_match_keys(own);
   return visited;
 }
@@ -391,10 +410,164 @@ Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
 struct Ingest::Staged {
   uint64_t id = 0;
   BatchOutcome outcome;
-  std::deque<journal::RecordStorage>
-      values;  // storage behind the RecordIn views (stable addresses)
+  // Per chunk of the batch: the topic, key and value bytes of its records, one
+  // after another (the RecordIn views point into them).
+  std::vector<std::string> chunk_bytes;
+  std::deque<journal::RecordStorage> values;  // quarantined rows and the position
   std::vector<journal::RecordIn> records;
 };
+
+// What the parallel part of stage() makes of one record.
+struct Ingest::PreparedRecord {
+  Status status;  // not ok: the record is quarantined with this reason
+  DedupIndex::KeyId id;
+  uint64_t content = 0;
+  // Where the record's topic, key and journal value are in its chunk's bytes.
+  size_t topic_at = 0, key_at = 0, value_at = 0, end = 0;
+};
+
+namespace {
+constexpr size_t kChunkRecords = 256;  // records per chunk of a batch's parallel work
+}  // namespace
+
+google::protobuf::Arena* Ingest::take_arena() {
+  {
+    std::lock_guard lock(arenas_mu_);
+    if (!arenas_.empty()) {
+      google::protobuf::Arena* arena = arenas_.back().release();
+      arenas_.pop_back();
+      return arena;
+    }
+  }
+  // A chunk's envelopes take a few hundred kilobytes: large blocks, few mallocs.
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  return new google::protobuf::Arena(options);
+}
+
+void Ingest::give_back_arena(google::protobuf::Arena* arena) {
+  std::lock_guard lock(arenas_mu_);
+  arenas_.emplace_back(arena);
+}
+
+// Validates and normalizes records [begin, end) of the batch, and writes the
+// journal value of each valid one into `bytes`: the envelope without topic,
+// key and payload, then the payload's bytes (docs/journal-format.md). A payload
+// that normalization left as it was goes in as the connector sent it; one it
+// changed is serialized again.
+void Ingest::prepare_chunk(const std::string& connector, const Batch& batch, size_t begin,
+                           size_t end, int64_t now, domain::CivilDate today,
+                           google::protobuf::Arena& arena, std::string& bytes,
+                           PreparedRecord* prepared) const {
+  arena.Reset();
+  bytes.clear();
+  // The envelope around each payload; only op, location and event time vary.
+  auto* header = google::protobuf::Arena::CreateMessage<hutong::v1::Envelope>(&arena);
+  header->set_schema_version(1);
+  header->mutable_source()->set_connector(connector);
+  header->mutable_source()->set_position(batch.position);
+  set_timestamp(header->mutable_ingest_time(), now);
+
+  const size_t n = end - begin;
+  std::vector<const FieldDescriptor*> fields(n, nullptr);
+  std::vector<Message*> payloads(n, nullptr);
+  std::vector<char> changed(n, 0);
+  std::vector<hutong::v1::Person*> people;  // their matching keys are filled at once
+  std::vector<size_t> owners;               // the record of each person
+  std::string composite;
+  for (size_t i = 0; i < n; ++i) {
+    const OwnedRecord& record = batch.records[begin + i];
+    PreparedRecord& p = prepared[begin + i];
+    composite.assign(record.topic);
+    composite += '\0';
+    composite += record.key;
+    p.id = DedupIndex::key_id(composite);
+    const FieldDescriptor* field = topics_.field_for(record.topic);
+    if (field == nullptr) {
+      p.status = Status(kRecordTopic, "topic \"" + record.topic +
+                                          "\" is not a record type of the hutong.v1 schemas");
+      continue;
+    }
+    if (record.key.empty()) {
+      p.status = Status(kRecordKey, "the record has an empty key");
+      continue;
+    }
+    if (size_t valid = domain::valid_utf8_prefix(record.key); valid != record.key.size()) {
+      p.status = Status(kRecordKey, "the key is not valid UTF-8 (byte " + std::to_string(valid) +
+                                        " of " + std::to_string(record.key.size()) + ")");
+      continue;
+    }
+    fields[i] = field;
+    if (record.op == journal::Op::kDelete) continue;
+    Message* payload = google::protobuf::MessageFactory::generated_factory()
+                           ->GetPrototype(field->message_type())
+                           ->New(&arena);
+    if (!payload->ParseFromString(record.payload)) {
+      p.status = Status(kRecordInvalid, "the payload is not a serialized " +
+                                            field->message_type()->full_name() + " (" +
+                                            std::to_string(record.payload.size()) + " bytes)");
+      continue;
+    }
+    size_t first_person = people.size();
+    bool normalized = false;
+    Status visited = visit(*payload, today, people, normalized);
+    if (!visited) {
+      p.status = visited;
+      people.resize(first_person);
+      continue;
+    }
+    owners.resize(people.size(), i);
+    payloads[i] = payload;
+    changed[i] = normalized;
+  }
+  fill_match_keys(people, [&](size_t person) { changed[owners[person]] = 1; });
+
+  for (size_t i = 0; i < n; ++i) {
+    const OwnedRecord& record = batch.records[begin + i];
+    PreparedRecord& p = prepared[begin + i];
+    if (!p.status) continue;
+    p.topic_at = bytes.size();
+    bytes += record.topic;
+    p.key_at = bytes.size();
+    bytes += record.key;
+    p.value_at = bytes.size();
+    bool removed = record.op == journal::Op::kDelete;
+    header->set_op(removed ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);
+    if (domain::is_valid_utf8(record.location)) {
+      header->mutable_source()->set_location(record.location);
+    } else {
+      header->mutable_source()->set_location(domain::repair_utf8(record.location));
+    }
+    if (record.event_time_us != 0) {
+      set_timestamp(header->mutable_event_time(), record.event_time_us);
+    } else {
+      header->clear_event_time();
+    }
+    header->AppendToString(&bytes);
+    if (removed) {
+      p.content = content_hash(record.op, {});
+      p.end = bytes.size();
+      continue;
+    }
+    journal::put_varint(bytes, (static_cast<uint64_t>(fields[i]->number()) << 3) | 2);
+    size_t payload_at;
+    if (changed[i]) {
+      size_t size = payloads[i]->ByteSizeLong();
+      journal::put_varint(bytes, size);
+      payload_at = bytes.size();
+      bytes.resize(payload_at + size);
+      payloads[i]->SerializeWithCachedSizesToArray(
+          reinterpret_cast<uint8_t*>(bytes.data() + payload_at));
+    } else {
+      journal::put_varint(bytes, record.payload.size());
+      payload_at = bytes.size();
+      bytes += record.payload;
+    }
+    p.content = content_hash(record.op, std::string_view(bytes).substr(payload_at));
+    p.end = bytes.size();
+  }
+}
 
 Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {
   Result<std::shared_ptr<Staged>> staged = stage(connector, batch);
@@ -447,13 +620,25 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
   };
   std::vector<Update> updates;
   updates.reserve(batch.records.size() + batch.rejected.size());
-  // Later rows of the batch supersede earlier ones.
-  std::unordered_map<DedupIndex::KeyId, uint64_t, DedupIndex::KeyIdHash> in_batch;
-  in_batch.reserve(batch.records.size());
-  hutong::v1::Envelope envelope;
-  std::string payload_bytes;
+  int64_t now = journal::now_micros();
 
-  auto quarantine = [&](const OwnedRejected& row) {
+  auto quarantine = [&](const OwnedRejected& sent) {
+    // Its text fields become protobuf strings: bytes that are not UTF-8 (a
+    // plugin's mistake) are replaced, so that every reader can parse the entry.
+    const OwnedRejected* valid = &sent;
+    OwnedRejected repaired;
+    for (const std::string* text : {&sent.source_name, &sent.original_encoding, &sent.reason_code,
+                                    &sent.message, &sent.field, &sent.intended_topic}) {
+      if (domain::is_valid_utf8(*text)) continue;
+      repaired = sent;
+      for (std::string* t :
+           {&repaired.source_name, &repaired.original_encoding, &repaired.reason_code,
+            &repaired.message, &repaired.field, &repaired.intended_topic})
+        *t = domain::repair_utf8(*t);
+      valid = &repaired;
+      break;
+    }
+    const OwnedRejected& row = *valid;
     std::string key = quarantine_key(connector, row);
     std::string composite = composite_key(journal::kTopicQuarantine, key);
     DedupIndex::KeyId id = DedupIndex::key_id(composite);
@@ -463,7 +648,6 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
       ++outcome.duplicate;  // the same row rejected for the same reason again
       return;
     }
-    int64_t now = journal::now_micros();
     int64_t first = dedup_.first_seen(composite);
     hutong::v1::Envelope q;
     q.set_topic(std::string(journal::kTopicQuarantine));
@@ -489,62 +673,66 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     ++outcome.quarantined;
   };
 
-  // Prepare every record first, so that all the names of the batch get their
-  // matching keys from one OpenCC call; then deduplicate and journal.
-  // The batch's envelopes live on an arena reset for every batch: a record's
-  // dozen messages and strings cost no malloc/free pairs of their own. Nothing
-  // points into them once stage() returns (records are serialized into values).
-  thread_local google::protobuf::Arena arena;
-  arena.Reset();
-  std::vector<hutong::v1::Envelope*> envelopes(batch.records.size());
-  std::vector<Status> prepared(batch.records.size());
-  std::vector<hutong::v1::Person*> people;
-  for (size_t r = 0; r < batch.records.size(); ++r) {
-    envelopes[r] = google::protobuf::Arena::CreateMessage<hutong::v1::Envelope>(&arena);
-    prepared[r] = prepare(connector, batch.records[r], batch.position, *envelopes[r], &people);
-  }
-  fill_match_keys(people);
-  // What the index holds for every key of the batch, in one pass.
-  std::vector<DedupIndex::KeyId> ids(batch.records.size());
-  for (size_t r = 0; r < batch.records.size(); ++r)
-    ids[r] = DedupIndex::key_id(composite_key(batch.records[r].topic, batch.records[r].key));
+  // Validating, normalizing and encoding the records is most of the work, and
+  // each record's is its own: it is shared out in chunks (workers.h). The
+  // envelopes of a chunk live on an arena of its own, so a record's dozen
+  // messages and strings cost no malloc/free pairs of their own.
+  const size_t n = batch.records.size();
+  const size_t chunks = (n + kChunkRecords - 1) / kChunkRecords;
+  std::vector<PreparedRecord> prepared(n);
+  staged->chunk_bytes.resize(chunks);
+  std::vector<google::protobuf::Arena*> arenas(chunks);
+  for (google::protobuf::Arena*& arena : arenas)
+    arena = take_arena();
+  domain::CivilDate today = domain::today();
+  workers_.run(chunks, [&](size_t c) {
+    prepare_chunk(connector, batch, c * kChunkRecords, std::min(n, (c + 1) * kChunkRecords), now,
+                  today, *arenas[c], staged->chunk_bytes[c], prepared.data());
+  });
+  for (google::protobuf::Arena* arena : arenas)
+    give_back_arena(arena);
+
+  // Then, in order: what the index holds for every key of the batch (in one
+  // pass), and whether each record changes it.
+  std::vector<DedupIndex::KeyId> ids(n);
+  for (size_t r = 0; r < n; ++r)
+    ids[r] = prepared[r].id;
   std::vector<std::optional<uint64_t>> kept;
   dedup_.lookup(ids, kept);
-
-  for (size_t r = 0; r < batch.records.size(); ++r) {
+  // Later rows of the batch supersede earlier ones.
+  std::unordered_map<DedupIndex::KeyId, uint64_t, DedupIndex::KeyIdHash> in_batch;
+  in_batch.reserve(n);
+  for (size_t r = 0; r < n; ++r) {
     const OwnedRecord& record = batch.records[r];
-    hutong::v1::Envelope& envelope = *envelopes[r];
-    const Status& status = prepared[r];
-    if (!status) {
+    const PreparedRecord& p = prepared[r];
+    if (!p.status) {
       OwnedRejected row;
       row.source_name = record.location.empty() ? record.topic : record.location;
       row.original = record.payload;
       row.original_encoding = "protobuf";
-      row.reason_code = std::string(status.code());
-      row.message = status.message();
+      row.reason_code = std::string(p.status.code());
+      row.message = p.status.message();
       row.intended_topic = record.topic;
       row.field = record.key;
       quarantine(row);
       continue;
     }
-    payload_bytes.clear();
-    if (const Message* payload = journal::payload_of(envelope))
-      payload->SerializeToString(&payload_bytes);
-    const DedupIndex::KeyId& id = ids[r];
-    uint64_t content = content_hash(record.op, payload_bytes);
-    auto earlier = in_batch.find(id);
-    bool same_as_kept = earlier != in_batch.end() ? earlier->second == content : kept[r] == content;
+    auto earlier = in_batch.find(p.id);
+    bool same_as_kept =
+        earlier != in_batch.end() ? earlier->second == p.content : kept[r] == p.content;
     bool deleting_nothing =
         record.op == journal::Op::kDelete &&
-        (earlier != in_batch.end() ? earlier->second == content : !kept[r].has_value());
+        (earlier != in_batch.end() ? earlier->second == p.content : !kept[r].has_value());
     if (same_as_kept || deleting_nothing) {
       ++outcome.duplicate;
       continue;
     }
-    in_batch[id] = content;
-    values.emplace_back();
-    records.push_back(journal::to_record_spliced(envelope, payload_bytes, values.back()));
-    updates.push_back({id, content, record.op == journal::Op::kDelete});
+    in_batch[p.id] = p.content;
+    std::string_view bytes = staged->chunk_bytes[r / kChunkRecords];
+    records.push_back({record.op, bytes.substr(p.topic_at, p.key_at - p.topic_at),
+                       bytes.substr(p.key_at, p.value_at - p.key_at),
+                       bytes.substr(p.value_at, p.end - p.value_at)});
+    updates.push_back({p.id, p.content, record.op == journal::Op::kDelete});
     ++outcome.accepted;
   }
   for (const OwnedRejected& row : batch.rejected)

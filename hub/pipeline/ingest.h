@@ -6,6 +6,8 @@
 // schemas' descriptors and annotations, never a department.
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -18,9 +20,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "domain/date.h"
 #include "domain/status.h"
 #include "hutong/v1/envelope.pb.h"
 #include "journal/journal.h"
+#include "pipeline/workers.h"
 
 namespace hutong::pipeline {
 
@@ -188,7 +192,10 @@ uint64_t quarantine_content(std::string_view reason, std::string_view message,
 
 class Ingest {
  public:
-  Ingest(journal::Journal& journal, DedupIndex& dedup);
+  // `helpers`: threads that share the validation and normalization of large
+  // batches with the connector thread staging them (workers.h).
+  Ingest(journal::Journal& journal, DedupIndex& dedup, size_t helpers = Workers::default_helpers());
+  ~Ingest();
 
   // Validates, normalizes and journals one batch atomically; returns once it
   // is durable. An error means nothing of the batch was kept (the connector
@@ -218,10 +225,21 @@ class Ingest {
   const TopicRegistry& topics() const { return topics_; }
 
  private:
+  struct PreparedRecord;
+  void prepare_chunk(const std::string& connector, const Batch& batch, size_t begin, size_t end,
+                     int64_t now, domain::CivilDate today, google::protobuf::Arena& arena,
+                     std::string& bytes, PreparedRecord* prepared) const;
+  // Arenas for the chunks of a batch, kept for the next batch.
+  google::protobuf::Arena* take_arena();
+  void give_back_arena(google::protobuf::Arena* arena);
+
   journal::Journal& journal_;
   DedupIndex& dedup_;
   TopicRegistry topics_;
   std::atomic<uint64_t> next_batch_{1};
+  Workers workers_;
+  std::mutex arenas_mu_;
+  std::vector<std::unique_ptr<google::protobuf::Arena>> arenas_;
 };
 
 // The quarantine key of a rejected row: connector|source|row.

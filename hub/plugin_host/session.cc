@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -258,23 +259,27 @@ class RunnerSession : public SourceSession, public SinkSession {
   }
 
  public:
-  // Sends the next poll now, so that the runner reads while the hub journals
-  // the batch it just received.
+  // Keeps polls ahead of the hub, so that the runner reads while the hub
+  // validates and journals: one, or two while the source fills whole batches
+  // (then neither waits for the other between batches).
   void prefetch(uint32_t max_records) override {
-    if (in_flight_ || prefetched_) return;
-    hutong::internal::RunnerRequest request;
-    request.mutable_poll()->set_max_records(max_records);
-    (void)send_request(request);  // a dead runner shows at the next poll
+    size_t ahead = last_batch_full_ ? 2 : 1;
+    while (in_flight_.size() + prefetched_.size() < ahead) {
+      if (!in_flight_.empty() && !in_flight_.back().poll) return;
+      hutong::internal::RunnerRequest request;
+      request.mutable_poll()->set_max_records(max_records);
+      if (!send_request(request)) return;  // a dead runner shows at the next poll
+    }
   }
 
   Result<PollOutcome> poll(pipeline::Batch& batch, uint32_t max_records) override {
     batch.clear();
     hutong::internal::RunnerReply reply;
     Status status;
-    if (prefetched_) {
-      reply = std::move(*prefetched_);
-      prefetched_.reset();
-    } else if (in_flight_ && in_flight_->poll) {
+    if (!prefetched_.empty()) {
+      reply = std::move(prefetched_.front());
+      prefetched_.pop_front();
+    } else if (!in_flight_.empty() && in_flight_.front().poll) {
       status = await_reply(reply);
     } else {
       hutong::internal::RunnerRequest request;
@@ -282,10 +287,13 @@ class RunnerSession : public SourceSession, public SinkSession {
       status = call(request, reply);
     }
     if (!status) return status;
+    last_batch_full_ = false;
     if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE) return PollOutcome::kIdle;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
       return Status(kPluginFailed, "poll: " + reply.error_code() + ": " + reply.error_message());
     }
+    last_batch_full_ =
+        static_cast<uint64_t>(reply.records_size() + reply.rejected_size()) >= max_records;
     to_batch(reply, batch);
     return PollOutcome::kBatch;
   }
@@ -347,7 +355,8 @@ class RunnerSession : public SourceSession, public SinkSession {
     return true;
   }
 
-  // Sends a request; its reply is awaited by await_reply(). One request at a time.
+  // Sends a request; its reply is awaited by await_reply(). The runner answers
+  // requests one after the other, in the order sent.
   Status send_request(hutong::internal::RunnerRequest& request) {
     request.set_seq(++seq_);
     request.set_ack(received_);
@@ -364,15 +373,16 @@ class RunnerSession : public SourceSession, public SinkSession {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    in_flight_ = InFlight{request.has_poll(), started};
+    in_flight_.push_back(
+        InFlight{request.seq(), request.has_poll(), std::chrono::steady_clock::now()});
     return Status::ok();
   }
 
-  // Waits for the reply to the request in flight; heartbeats keep the wait
-  // alive, silence past heartbeat_timeout or a poll past poll_timeout kills the
-  // runner.
+  // Waits for the reply to the oldest request in flight; heartbeats keep the
+  // wait alive, silence past heartbeat_timeout or a poll past poll_timeout
+  // kills the runner.
   Status await_reply(hutong::internal::RunnerReply& reply) {
-    const InFlight request = *in_flight_;
+    const InFlight request = in_flight_.front();
     auto last_heard = std::chrono::steady_clock::now();
     for (;;) {
       zmq::pollitem_t items[] = {{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0}};
@@ -388,13 +398,15 @@ class RunnerSession : public SourceSession, public SinkSession {
           }
           last_heard = std::chrono::steady_clock::now();
           if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_HEARTBEAT) continue;
-          if (reply.seq() != seq_) {
+          if (reply.seq() != request.seq) {
             return kill_with(Status(kRunnerDied, "the runner answered request " +
                                                      std::to_string(reply.seq()) + " while " +
-                                                     std::to_string(seq_) + " was pending"));
+                                                     std::to_string(request.seq) + " was pending"));
           }
-          in_flight_.reset();
-          received_ = seq_;
+          in_flight_.pop_front();
+          received_ = request.seq;
+          // The runner starts on the next request now: so does its poll_timeout.
+          if (!in_flight_.empty()) in_flight_.front().started = std::chrono::steady_clock::now();
           return Status::ok();
         }
       }
@@ -419,11 +431,11 @@ class RunnerSession : public SourceSession, public SinkSession {
   // One request and its reply. A poll sent ahead (prefetch) is received first
   // and kept for the next poll().
   Status call(hutong::internal::RunnerRequest& request, hutong::internal::RunnerReply& reply) {
-    if (in_flight_) {
+    while (!in_flight_.empty()) {
       hutong::internal::RunnerReply early;
       Status status = await_reply(early);
       if (!status) return status;
-      prefetched_ = std::move(early);
+      prefetched_.push_back(std::move(early));
     }
     Status sent = send_request(request);
     if (!sent) return sent;
@@ -449,11 +461,13 @@ class RunnerSession : public SourceSession, public SinkSession {
   uint64_t seq_ = 0;
   uint64_t received_ = 0;  // the last request whose reply arrived
   struct InFlight {
+    uint64_t seq = 0;
     bool poll = false;
-    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point started;  // when the runner could start on it
   };
-  std::optional<InFlight> in_flight_;                        // sent, reply not yet received
-  std::optional<hutong::internal::RunnerReply> prefetched_;  // a poll's reply kept for poll()
+  std::deque<InFlight> in_flight_;                        // sent, reply not yet received
+  std::deque<hutong::internal::RunnerReply> prefetched_;  // polls' replies kept for poll()
+  bool last_batch_full_ = false;                          // the last poll filled max_records
 };
 
 }  // namespace
