@@ -15,54 +15,11 @@ size_t valid_utf8_prefix(std::string_view bytes) {
       i += 8;
     }
     if (i >= n) break;
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    if (s[i + 1] < lo || s[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-    }
+    size_t len = internal::utf8_sequence_length(s + i, n - i);
+    if (len == 0) return i;
     i += len;
   }
   return n;
-}
-
-char32_t next_code_point(std::string_view text, size_t& pos) {
-  auto c = static_cast<unsigned char>(text[pos]);
-  if (c < 0x80) {
-    ++pos;
-    return c;
-  }
-  // Invalid input decodes byte by byte as U+FFFD, so callers never overrun.
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-  if (len == 0 || pos + len > text.size() || valid_utf8_prefix(text.substr(pos, len)) != len) {
-    ++pos;
-    return 0xFFFD;
-  }
-  char32_t cp = c & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) {
-    cp = (cp << 6) | (static_cast<unsigned char>(text[pos + k]) & 0x3F);
-  }
-  pos += len;
-  return cp;
 }
 
 std::string repair_utf8(std::string_view bytes) {

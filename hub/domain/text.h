@@ -21,9 +21,46 @@ inline bool is_valid_utf8(std::string_view bytes) {
 // (valid text is returned as it is).
 std::string repair_utf8(std::string_view bytes);
 
+namespace internal {
+// The length of the valid UTF-8 sequence at s (with `avail` bytes there, at
+// least one), or 0 when none starts there.
+inline size_t utf8_sequence_length(const unsigned char* s, size_t avail) {
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  if (c < 0xC2) return 0;  // a continuation byte, or an overlong 2-byte form
+  if (c < 0xE0) return avail >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (avail < 3 || (s[2] & 0xC0) != 0x80) return 0;
+    unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;  // no overlongs
+    unsigned char hi = c == 0xED ? 0x9F : 0xBF;  // no surrogates
+    return s[1] >= lo && s[1] <= hi ? 3 : 0;
+  }
+  if (c > 0xF4 || avail < 4 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+  unsigned char lo = c == 0xF0 ? 0x90 : 0x80;  // no overlongs
+  unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
+  return s[1] >= lo && s[1] <= hi ? 4 : 0;
+}
+}  // namespace internal
+
 // Decodes the code point at text[pos] and advances pos; an invalid byte decodes
-// as U+FFFD and advances by one.
-char32_t next_code_point(std::string_view text, size_t& pos);
+// as U+FFFD and advances by one. (Inline: the normalizers call it per character.)
+inline char32_t next_code_point(std::string_view text, size_t& pos) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data()) + pos;
+  if (s[0] < 0x80) {
+    ++pos;
+    return s[0];
+  }
+  size_t len = internal::utf8_sequence_length(s, text.size() - pos);
+  if (len == 0) {
+    ++pos;
+    return 0xFFFD;
+  }
+  char32_t cp = s[0] & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k)
+    cp = (cp << 6) | (s[k] & 0x3F);
+  pos += len;
+  return cp;
+}
 void append_utf8(std::string& out, char32_t cp);
 
 // True for the characters treated as blank around values: ASCII whitespace,

@@ -109,8 +109,10 @@ int main(int argc, char** argv) {
         reply.add_log(std::move(line));
       logs.lines.clear();
     }
-    std::string bytes = reply.SerializeAsString();
-    socket.send(zmq::buffer(bytes), zmq::send_flags::none);
+    // Serialized straight into the message ZeroMQ sends (a batch is megabytes).
+    zmq::message_t bytes(reply.ByteSizeLong());
+    reply.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(bytes.data()));
+    socket.send(bytes, zmq::send_flags::none);
   };
 
   for (;;) {
