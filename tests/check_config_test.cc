@@ -116,6 +116,11 @@ INSTANTIATE_TEST_SUITE_P(
                      "    fields: {phone: blur}\n",
                      "hutong.yaml:8: departments[0].fields.phone: expected pass, mask, hash or "
                      "drop, found \"blur\""},
+        BrokenConfig{"render_cache_too_large",
+                     "hub:\n  data_dir: /tmp/x\nfeed:\n  endpoint: tcp://127.0.0.1:7450\n"
+                     "  render_cache_mb: 100000\n",
+                     "feed.render_cache_mb: expected a whole number from 0 to 4096, found "
+                     "\"100000\""},
         BrokenConfig{"departments_without_feed",
                      "hub:\n  data_dir: /tmp/x\n"
                      "departments:\n  - name: edu\n    topics: [education.enrollment]\n",

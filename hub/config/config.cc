@@ -249,7 +249,7 @@ void read_string_list(Checker& c, const YAML::Node& node, const std::string& pat
 void read_feed(Checker& c, const YAML::Node& node, FeedConfig& feed) {
   if (!c.only_keys(node, "feed",
                    {"endpoint", "keys_dir", "heartbeat_interval_ms", "max_batch_records",
-                    "max_batch_kb", "hash_key_file", "hash_algorithm"})) {
+                    "max_batch_kb", "render_cache_mb", "hash_key_file", "hash_algorithm"})) {
     return;
   }
   if (node["endpoint"]) {
@@ -269,6 +269,11 @@ void read_feed(Checker& c, const YAML::Node& node, FeedConfig& feed) {
   if (node["max_batch_kb"]) {
     feed.max_batch_bytes =
         static_cast<uint32_t>(c.integer(node["max_batch_kb"], "feed.max_batch_kb", 1, 65536)) << 10;
+  }
+  if (node["render_cache_mb"]) {
+    feed.render_cache_bytes =
+        static_cast<uint64_t>(c.integer(node["render_cache_mb"], "feed.render_cache_mb", 0, 4096))
+        << 20;
   }
   if (node["hash_key_file"]) {
     feed.hash_key_file = c.string(node["hash_key_file"], "feed.hash_key_file");

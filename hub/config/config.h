@@ -83,6 +83,7 @@ struct FeedConfig {
   std::chrono::milliseconds heartbeat_interval{1000};
   uint32_t max_batch_records = 1024;
   uint32_t max_batch_bytes = 1 << 20;
+  uint64_t render_cache_bytes = 64ull << 20;   // per department: records rendered by its policy
   std::string hash_key_file;                   // default <keys_dir>/hash.key (created when missing)
   std::string hash_algorithm = "hmac-sha256";  // or hmac-sm3
   bool operator==(const FeedConfig&) const = default;

@@ -266,6 +266,7 @@ Status Hub::start() {
     options.heartbeat_interval = config_.feed.heartbeat_interval;
     options.max_batch_records = config_.feed.max_batch_records;
     options.max_batch_bytes = config_.feed.max_batch_bytes;
+    options.render_cache_bytes = config_.feed.render_cache_bytes;
     feed_ = std::make_unique<feed::FeedServer>(*journal_, options, policies_, audit_);
     if (Status s = feed_->start(); !s) {
       feed_.reset();

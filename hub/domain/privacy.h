@@ -29,8 +29,11 @@ class KeyedHasher {
   KeyedHasher(const KeyedHasher&) = delete;
   KeyedHasher& operator=(const KeyedHasher&) = delete;
 
-  // 64 hex characters for both algorithms.
+  // kHexDigestSize hex characters for both algorithms.
+  static constexpr size_t kHexDigestSize = 64;
   std::string hex_digest(std::string_view value) const;
+  // The same, appended to `out`.
+  void append_hex_digest(std::string_view value, std::string& out) const;
   HashAlgorithm algorithm() const { return algorithm_; }
 
  private:
@@ -44,6 +47,8 @@ class KeyedHasher {
 // replaces each one between with '*'. A value too short to hide anything becomes
 // all '*'.
 std::string mask_middle(std::string_view value, size_t keep_front, size_t keep_back);
+// The same, appended to `out`.
+void append_masked(std::string_view value, size_t keep_front, size_t keep_back, std::string& out);
 
 // An ID number keeps 6 + 4 characters: 610523********1234.
 inline std::string mask_resident_id(std::string_view id) {
@@ -56,5 +61,6 @@ inline std::string mask_phone(std::string_view phone) {
 // A name keeps its surname (a two-character compound surname such as 欧阳 when it
 // is one): 张** , 欧阳*.
 std::string mask_name(std::string_view name);
+void append_masked_name(std::string_view name, std::string& out);
 
 }  // namespace hutong::domain

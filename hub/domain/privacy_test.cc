@@ -14,6 +14,19 @@ TEST(KeyedHash, HmacSha256MatchesRfc4231) {
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 }
 
+TEST(KeyedHash, HmacSha256WithAKeyLongerThanABlockMatchesRfc4231) {
+  auto hasher = KeyedHasher::create(HashAlgorithm::kHmacSha256, std::string(131, '\xaa'));
+  ASSERT_TRUE(hasher) << hasher.status().to_string();
+  EXPECT_EQ((*hasher)->hex_digest("Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  std::string out = "key:";
+  (*hasher)->append_hex_digest("Test Using Larger Than Block-Size Key - Hash Key First", out);
+  EXPECT_EQ(out, "key:60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // The precomputed states are not consumed: the same digest again.
+  EXPECT_EQ((*hasher)->hex_digest("Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 TEST(KeyedHash, HmacSm3) {
   auto hasher = KeyedHasher::create(HashAlgorithm::kHmacSm3, kKey);
   ASSERT_TRUE(hasher) << hasher.status().to_string();

@@ -137,18 +137,19 @@ bool key_passes(const Policy::TopicPlan& plan) {
   return true;
 }
 
-std::string transform(std::string_view value, FieldAction action, int sensitivity,
-                      const domain::KeyedHasher& hasher) {
-  if (action == FieldAction::kHash) return hasher.hex_digest(value);
+// Appends the masked or hashed form of `value` to `out`.
+void transform(std::string_view value, FieldAction action, int sensitivity,
+               const domain::KeyedHasher& hasher, std::string& out) {
+  if (action == FieldAction::kHash) return hasher.append_hex_digest(value, out);
   switch (sensitivity) {
     case hutong::v1::SENSITIVITY_ID_NUMBER:
-      return domain::mask_resident_id(value);
+      return domain::append_masked(value, 6, 4, out);  // domain::mask_resident_id
     case hutong::v1::SENSITIVITY_PHONE:
-      return domain::mask_phone(value);
+      return domain::append_masked(value, 3, 4, out);  // domain::mask_phone
     case hutong::v1::SENSITIVITY_NAME:
-      return domain::mask_name(value);
+      return domain::append_masked_name(value, out);
     default:
-      return domain::mask_middle(value, 0, 4);
+      return domain::append_masked(value, 0, 4, out);
   }
 }
 
@@ -228,8 +229,10 @@ bool rewrite(std::string_view in, const std::vector<Policy::FieldPlan>& plans,
       case FieldAction::kHash:
         // Only text can be masked or hashed; anything else is left out.
         if (wire == 2 && plan->field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-          append_bytes_field(out, static_cast<int>(number),
-                             transform(value, plan->action, plan->sensitivity, hasher));
+          thread_local std::string changed;
+          changed.clear();
+          transform(value, plan->action, plan->sensitivity, hasher, changed);
+          append_bytes_field(out, static_cast<int>(number), changed);
         }
         break;
     }
@@ -366,6 +369,11 @@ std::optional<FieldAction> Policy::action_for(std::string_view topic, std::strin
   return it->second;
 }
 
+bool Policy::copies(std::string_view topic) const {
+  const TopicPlan* plan = plan_for(topic);
+  return plan && plan->untouched() && !(plan->has_division && !prefixes_.empty());
+}
+
 Policy::Outcome Policy::render(const journal::RecordView& record,
                                std::span<const std::string> subscriber_prefixes,
                                std::string& out) const {
@@ -392,8 +400,13 @@ Policy::Outcome Policy::render(const journal::RecordView& record,
     }
   }
   append_bytes_field(out, 1, record.topic);
-  append_bytes_field(out, 2,
-                     plan->key_passes ? std::string(record.key) : hasher_->hex_digest(record.key));
+  if (plan->key_passes) {
+    append_bytes_field(out, 2, record.key);
+  } else {
+    put_varint(out, (2 << 3) | 2);
+    put_varint(out, domain::KeyedHasher::kHexDigestSize);
+    hasher_->append_hex_digest(record.key, out);
+  }
   put_varint(out, 3 << 3);  // op, from the journal (the last value of a field wins)
   put_varint(out,
              record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE : hutong::v1::OP_UPSERT);

@@ -48,6 +48,9 @@ class Policy {
   // subscriber's division prefixes. kUnreadable: the value is not an envelope.
   Outcome render(const journal::RecordView& record,
                  std::span<const std::string> subscriber_prefixes, std::string& out) const;
+  // True when the department receives the topic's records as stored (nothing
+  // masked, hashed or dropped, no rows filtered): rendering one is a copy.
+  bool copies(std::string_view topic) const;
 
   // What the policy does with a field of a topic's record ("student.resident_id");
   // for documentation and tests.

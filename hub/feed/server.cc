@@ -11,6 +11,7 @@
 
 #include "domain/division.h"
 #include "feed/keys.h"
+#include "feed/render_cache.h"
 #include "feed/wire.h"
 #include "hutong/feed/v1/feed.pb.h"
 #include "journal/internal_topics.h"
@@ -46,34 +47,6 @@ int64_t wall_micros() {
 }
 
 }  // namespace
-
-// Records rendered under one department's policy, shared by its
-// subscriptions: several subscriptions of a department reading the same stretch
-// of the journal (its PostgreSQL sink and its file sink, say) pay for each
-// record's policy once. A fixed ring of slots indexed by offset.
-class FeedServer::RenderCache {
- public:
-  struct Entry {
-    uint64_t offset = UINT64_MAX;
-    Policy::Outcome outcome = Policy::Outcome::kFiltered;
-    std::string bytes;
-  };
-  static constexpr size_t kSlots = 32768;  // about 10 MiB of rendered records per department
-  RenderCache() : slots_(kSlots) {}
-  const Entry* find(uint64_t offset) const {
-    const Entry& e = slots_[offset % kSlots];
-    return e.offset == offset ? &e : nullptr;
-  }
-  void put(uint64_t offset, Policy::Outcome outcome, const std::string& bytes) {
-    Entry& e = slots_[offset % kSlots];
-    e.offset = offset;
-    e.outcome = outcome;
-    e.bytes.assign(bytes);
-  }
-
- private:
-  std::vector<Entry> slots_;
-};
 
 struct FeedServer::Session {
   uint64_t generation = 0;
@@ -544,7 +517,8 @@ void FeedServer::handle(const std::string& routing_id, const std::string& depart
     case v1::FeedRequest::kHeartbeat:
       return;
     case v1::FeedRequest::kBye:
-      spdlog::info("feed: {} said goodbye", session->cursor_key);
+      spdlog::info("feed: {} said goodbye ({} records sent in {} batches)", session->cursor_key,
+                   session->records_sent, session->batches_sent);
       drop(routing_id);
       return;
     default:
@@ -584,9 +558,9 @@ void FeedServer::append_then_complete(const journal::RecordIn& record, Completio
 void FeedServer::pump(Session& session) {
   std::string rendered;
   RenderCache* cache = nullptr;
-  if (session.subscribed && session.prefixes.empty()) {
+  if (session.subscribed && session.prefixes.empty() && options_.render_cache_bytes > 0) {
     std::unique_ptr<RenderCache>& slot = render_caches_[session.policy.get()];
-    if (!slot) slot = std::make_unique<RenderCache>();
+    if (!slot) slot = std::make_unique<RenderCache>(options_.render_cache_bytes);
     cache = slot.get();
   }
   while (session.subscribed && session.inflight < kMaxInflight && session.credit_records > 0 &&
@@ -613,28 +587,30 @@ void FeedServer::pump(Session& session) {
       }
       const journal::RecordView& record = **next;
       Policy::Outcome outcome;
-      const std::string* bytes_out = &rendered;
-      if (cache) {  // the department's own view: shared
-        if (const RenderCache::Entry* hit = cache->find(record.offset)) {
+      std::string_view bytes_out;
+      if (cache && !session.policy->copies(record.topic)) {  // the department's view: shared
+        if (std::optional<feed::RenderCache::Hit> hit = cache->find(record.offset)) {
           outcome = hit->outcome;
-          bytes_out = &hit->bytes;
+          bytes_out = hit->bytes;
         } else {
           outcome = session.policy->render(record, session.prefixes, rendered);
-          cache->put(record.offset, outcome, rendered);
+          cache->store(record.offset, outcome, rendered);
+          bytes_out = rendered;
         }
       } else {
         outcome = session.policy->render(record, session.prefixes, rendered);
+        bytes_out = rendered;
       }
       if (outcome == Policy::Outcome::kUnreadable) {
         spdlog::warn("feed: record {} of topic {} is not an envelope; not sent", record.offset,
                      record.topic);
       }
       if (outcome != Policy::Outcome::kSend) continue;
-      append_bytes_field(body, 1, *bytes_out);
+      append_bytes_field(body, 1, bytes_out);
       if (count == 0) first = record.offset;
       last = record.offset;
       ++count;
-      bytes += bytes_out->size();
+      bytes += bytes_out.size();
     }
     session.caught_up = drained;
     session.scanned_to = session.reader->position();

@@ -32,6 +32,9 @@ struct FeedServerOptions {
   uint32_t max_batch_records = 1024;
   uint32_t max_batch_bytes = 1 << 20;
   uint32_t max_request_bytes = 64 << 10;  // larger requests: error request.too_large
+  // Per department policy: the records it rendered last, shared by the
+  // department's subscriptions reading the same stretch (0: none kept).
+  uint64_t render_cache_bytes = 64ull << 20;
 };
 
 struct SubscriptionStatus {
@@ -44,6 +47,8 @@ struct SubscriptionStatus {
   uint64_t batches_sent = 0;
   uint64_t credit_records = 0;
 };
+
+class RenderCache;
 
 using Policies = std::map<std::string, std::shared_ptr<const Policy>, std::less<>>;
 
@@ -72,7 +77,6 @@ class FeedServer {
 
   struct Session;
   struct Completion;
-  class RenderCache;
 
  private:
   void serve();
@@ -105,7 +109,7 @@ class FeedServer {
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by routing id
   std::map<std::string, uint64_t> cursors_;                   // department/subscription -> offset
   std::shared_ptr<AuditChain> audit_;
-  std::map<const Policy*, std::unique_ptr<RenderCache>> render_caches_;
+  std::map<const Policy*, std::unique_ptr<RenderCache>> render_caches_;  // render_cache.h
   uint64_t generation_ = 0;
 
   // Completions of journal appends (audit entries, cursors), from the writer thread.

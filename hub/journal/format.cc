@@ -85,25 +85,6 @@ int64_t now_micros() {
       .count();
 }
 
-void put_varint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out += static_cast<char>(value | 0x80);
-    value >>= 7;
-  }
-  out += static_cast<char>(value);
-}
-
-bool get_varint(std::string_view& in, uint64_t& value) {
-  value = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto byte = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    value |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
-
 FrameBuilder::FrameBuilder(size_t expected_bytes) {
   buffer_.reserve(kFrameHeaderSize + kFrameFixedBodySize + expected_bytes);
   buffer_.assign(kFrameHeaderSize + kFrameFixedBodySize, '\0');

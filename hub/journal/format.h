@@ -143,8 +143,32 @@ std::string composite_key(std::string_view topic, std::string_view key);
 // Microseconds since the Unix epoch (the clock of append times).
 int64_t now_micros();
 
-void put_varint(std::string& out, uint64_t value);
+// Varints as protobuf writes them (inline: the feed's policies call them per field).
+inline void put_varint(std::string& out, uint64_t value) {
+  char bytes[10];
+  size_t n = 0;
+  while (value >= 0x80) {
+    bytes[n++] = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  bytes[n++] = static_cast<char>(value);
+  out.append(bytes, n);
+}
 // Reads a varint from the front of `in`, consuming it; false when malformed.
-bool get_varint(std::string_view& in, uint64_t& value);
+inline bool get_varint(std::string_view& in, uint64_t& value) {
+  if (!in.empty() && static_cast<unsigned char>(in.front()) < 0x80) {  // one byte: most
+    value = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    return true;
+  }
+  value = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
 
 }  // namespace hutong::journal
