@@ -68,9 +68,10 @@ struct FeedServer::Session {
   uint32_t inflight =
       0;  // batches built and not yet sent (waiting for their audit entry or the pipe)
   struct Outgoing {
-    std::shared_ptr<std::string> bytes;
+    std::shared_ptr<std::string> bytes;  // the message is bytes[start...]
     uint64_t records = 0;
     bool batch = false;
+    size_t start = 0;
   };
   std::deque<Outgoing> outbox;  // in order, waiting for room in the connection's pipe
   bool dead = false;            // the connection is gone; removed at the end of the turn
@@ -87,7 +88,8 @@ struct FeedServer::Completion {
   uint64_t generation = 0;
   std::string routing_id;
   std::string cursor_key;
-  std::shared_ptr<std::string> reply;  // the batch to send once its audit entry is durable
+  std::shared_ptr<std::string> reply;  // the batch to send once its audit entry is durable...
+  size_t reply_start = 0;              // ...from this byte of `reply` on
   uint64_t records = 0;
   uint64_t offset = 0;  // the cursor stored
   Status status;
@@ -278,7 +280,7 @@ void FeedServer::zap_loop(void* zap) {
 
 // One message to one connection: 0 sent, 1 its pipe is full (try later),
 // -1 the connection is gone.
-int FeedServer::transmit(const std::string& routing_id, const std::string& bytes) {
+int FeedServer::transmit(const std::string& routing_id, std::string_view bytes) {
   // With ROUTER_MANDATORY a full pipe or an unknown peer fails the first frame,
   // so a message is never cut in half.
   if (zmq_send(router_, routing_id.data(), routing_id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
@@ -303,7 +305,7 @@ void FeedServer::send(const std::string& routing_id, const std::string& bytes) {
 void FeedServer::flush(Session& session) {
   while (!session.outbox.empty() && !session.dead) {
     Session::Outgoing& next = session.outbox.front();
-    int result = transmit(session.routing_id, *next.bytes);
+    int result = transmit(session.routing_id, std::string_view(*next.bytes).substr(next.start));
     if (result == 1) return;
     if (result < 0) {
       spdlog::warn("feed: {}: the connection is gone ({}); the subscription must reconnect",
@@ -565,15 +567,20 @@ void FeedServer::pump(Session& session) {
   }
   while (session.subscribed && session.inflight < kMaxInflight && session.credit_records > 0 &&
          (!session.byte_credit || session.credit_bytes > 0)) {
-    std::string body;
-    body.reserve(std::min<size_t>(options_.max_batch_bytes, 1 << 20) + 4096);
+    // The FeedReply is written in place: its batch field's tag and length go
+    // in front of the batch once its size is known, in room kept for them.
+    constexpr size_t kHeaderRoom = 11;  // a tag and a 64-bit varint at most
+    auto reply = std::make_shared<std::string>();
+    reply->reserve(std::min<size_t>(options_.max_batch_bytes, 1 << 20) + 4096);
+    reply->assign(kHeaderRoom, '\0');
+    std::string& body = *reply;  // the batch's fields, after the room
     uint64_t count = 0;
     uint64_t bytes = 0;
     uint64_t first = 0;
     uint64_t last = 0;
     bool drained = false;
     uint64_t limit = std::min<uint64_t>(options_.max_batch_records, session.credit_records);
-    while (count < limit && body.size() < options_.max_batch_bytes &&
+    while (count < limit && body.size() - kHeaderRoom < options_.max_batch_bytes &&
            (!session.byte_credit || bytes < session.credit_bytes)) {
       auto next = session.reader->next();
       if (!next) {
@@ -626,8 +633,11 @@ void FeedServer::pump(Session& session) {
       put_varint(body, (3 << 3) | 0);
       put_varint(body, 1);
     }
-    auto reply = std::make_shared<std::string>();
-    append_bytes_field(*reply, 2, body);
+    std::string header;
+    put_varint(header, (2 << 3) | 2);  // FeedReply.batch
+    put_varint(header, body.size() - kHeaderRoom);
+    size_t reply_start = kHeaderRoom - header.size();
+    body.replace(reply_start, header.size(), header);
     session.credit_records -= count;
     session.credit_bytes -= std::min(bytes, session.credit_bytes);
     ++session.inflight;
@@ -636,6 +646,7 @@ void FeedServer::pump(Session& session) {
     completion.generation = session.generation;
     completion.routing_id = session.routing_id;
     completion.reply = std::move(reply);
+    completion.reply_start = reply_start;
     completion.records = count;
     if (count == 0) {
       std::lock_guard lock(completions_mu_);
@@ -690,7 +701,8 @@ void FeedServer::complete(Completion& completion) {
                true);
     return;
   }
-  session->outbox.push_back({std::move(completion.reply), completion.records, true});
+  session->outbox.push_back(
+      {std::move(completion.reply), completion.records, true, completion.reply_start});
   flush(*session);
 }
 

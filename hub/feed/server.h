@@ -85,7 +85,7 @@ class FeedServer {
   void handle(const std::string& routing_id, const std::string& department, const void* data,
               size_t size);
   void pump(Session& session);
-  int transmit(const std::string& routing_id, const std::string& bytes);
+  int transmit(const std::string& routing_id, std::string_view bytes);
   void send(const std::string& routing_id, const std::string& bytes);
   void flush(Session& session);
   void send_error(const std::string& routing_id, std::string_view code, const std::string& message,
