@@ -171,19 +171,22 @@ std::string cst(const std::string& rfc3339) {
   return out;
 }
 
-// The truth's value of a record as the department's files show it.
+// The truth's value of a record as the department's files show it, by column
+// title: the fields' (title)s along the path (监护人 + 身份证件号), or the field
+// names joined with "_" for a field without a title.
 void flatten(const json& value, const Descriptor* type, const std::string& topic,
              const std::string& path_prefix, const std::string& column_prefix,
-             const hutong::config::DepartmentConfig& department,
+             const std::string& title_prefix, const hutong::config::DepartmentConfig& department,
              const hutong::domain::KeyedHasher& hasher, std::map<std::string, std::string>& out) {
   for (const auto& [name, v] : value.items()) {
     const FieldDescriptor* f = type->FindFieldByName(name);
     if (!f) continue;  // the truth's own markers (wal_only, birth_date_disagrees_with_id)
     std::string path = path_prefix.empty() ? name : path_prefix + "." + name;
     std::string column = column_prefix.empty() ? name : column_prefix + "_" + name;
+    const std::string& title = f->options().GetExtension(hutong::v1::title);
     const Descriptor* nested = f->message_type();
     if (v.is_object() && nested) {
-      flatten(v, nested, topic, path, column, department, hasher, out);
+      flatten(v, nested, topic, path, column, title_prefix + title, department, hasher, out);
       continue;
     }
     std::string text;
@@ -214,7 +217,7 @@ void flatten(const json& value, const Descriptor* type, const std::string& topic
                    : hutong::domain::mask_middle(text, 0, 4);
         break;
     }
-    out[column] = hutong::domain::neutralize_formula(text);
+    out[title.empty() ? column : title_prefix + title] = hutong::domain::neutralize_formula(text);
   }
 }
 
@@ -230,7 +233,7 @@ Table expected(const County& county, const std::string& truth_file, const std::s
     json row = json::parse(line);
     std::string key = row["key"].get<std::string>();
     auto& cells = table[pass_key ? key : hasher.hex_digest(key)];
-    flatten(row["value"], record_type(topic), topic, "", "", department, hasher, cells);
+    flatten(row["value"], record_type(topic), topic, "", "", "", department, hasher, cells);
   }
   return table;
 }

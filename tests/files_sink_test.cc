@@ -232,8 +232,9 @@ TEST(FilesSink, FilesHoldTheCurrentStateWithFormulasNeutralizedAndIdsAsText) {
   ASSERT_TRUE(fund_rows.has_value());
   EXPECT_EQ(fund_rows->size(), 1 + 150u) << "the even rows (division 610523) of 300";
   const auto& head = (*fund_rows)[0];
-  auto column = [&](const std::string& name) {
-    return std::find(head.begin(), head.end(), name) - head.begin();
+  auto column = [&](const std::string& name) {  // the header holds the columns' titles
+    std::string title = hutong::testing::title_of("education.enrollment", name);
+    return std::find(head.begin(), head.end(), title) - head.begin();
   };
   const std::regex masked_id(R"(\d{6}\*{8}[\dX]{4})"), hashed(R"([0-9a-f]{64})");
   for (size_t r = 1; r < fund_rows->size(); ++r) {
@@ -320,10 +321,11 @@ TEST(FilesSink, WritesOnItsIntervalWithoutTheCaughtUpCall) {
   auto* plugin = static_cast<const hutong_plugin_descriptor*>(dlsym(library, "hutong_plugin"));
   ASSERT_NE(plugin, nullptr);
   std::string folder = dir.path() + "/out", state = dir.path() + "/state";
-  hutong_config_entry entries[] = {{"folder", folder.c_str()}, {"encoding", "utf-8"},
-                                   {"formats", "csv"},         {"flush_interval_ms", "200"},
-                                   {"min_rewrite_ms", "2000"}, {"keep_days", "7"}};
-  hutong_config config{"files", entries, 6};
+  hutong_config_entry entries[] = {
+      {"folder", folder.c_str()}, {"encoding", "utf-8"},        {"formats", "csv"},
+      {"header", "titles"},       {"flush_interval_ms", "200"}, {"min_rewrite_ms", "2000"},
+      {"keep_days", "7"}};
+  hutong_config config{"files", entries, 7};
   hutong_host host{nullptr, nullptr, state.c_str()};
   hutong_error error{};
   void* sink = nullptr;

@@ -232,6 +232,12 @@ TEST(PostgresSink, TablesHoldTheJournalsCurrentStateWithUpsertsAndDeletes) {
                     "AND table_name = 'poverty_member' AND column_name = 'household_exit_year'",
                     "dept_db"),
             "bigint\n");
+  // Columns carry the titles staff know as comments.
+  EXPECT_EQ(pg.psql("SELECT col_description('dept.poverty_member'::regclass, attnum) FROM "
+                    "pg_attribute WHERE attrelid = 'dept.poverty_member'::regclass AND attname IN "
+                    "('person_resident_id', 'household_place_village', '_key') ORDER BY attnum",
+                    "dept_db"),
+            "记录键\n身份证件号\n行政村\n");
 }
 
 TEST(PostgresSink, HubKillsDuringDeliveryLeaveTheTablesOfAnUninterruptedRun) {

@@ -155,16 +155,33 @@ inline std::map<std::string, TopicState> journal_state(const std::string& data_d
 
 using Rows = std::vector<std::vector<std::string>>;
 
-// What a spreadsheet file of the topic should show: the header (_key, then the
-// columns) and one row per current key, with the files sink's cell rules
-// written out independently: no value is an empty cell, booleans read 是 / 否,
-// formula-like text is neutralized by the domain library.
+// The files sink's header (its default, `header: titles`) for a column of the
+// topic's layout named `name` ("_key": the key column), and back.
+inline std::string title_of(const std::string& topic, const std::string& name) {
+  if (name == "_key") return "记录键";
+  for (const sinks::Column& c : sinks::RecordLayout::for_topic(topic)->columns()) {
+    if (c.name == name) return c.title;
+  }
+  return "(no column " + name + ")";
+}
+inline std::string name_of(const std::string& topic, const std::string& title) {
+  if (title == "记录键") return "_key";
+  for (const sinks::Column& c : sinks::RecordLayout::for_topic(topic)->columns()) {
+    if (c.title == title) return c.name;
+  }
+  return "(no column titled " + title + ")";
+}
+
+// What a spreadsheet file of the topic should show: the header (the key, then
+// the columns, by title) and one row per current key, with the files sink's
+// cell rules written out independently: no value is an empty cell, booleans
+// read 是 / 否, formula-like text is neutralized by the domain library.
 inline Rows expected_sheet(const std::string& topic, const TopicState& state) {
   const sinks::RecordLayout* layout = sinks::RecordLayout::for_topic(topic);
   Rows rows;
-  std::vector<std::string> header = {"_key"};
+  std::vector<std::string> header = {"记录键"};
   for (const sinks::Column& c : layout->columns())
-    header.push_back(c.name);
+    header.push_back(c.title);
   rows.push_back(header);
   std::vector<sinks::Cell> cells;
   for (const auto& [key, record] : state) {

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <map>
 
 #include "hutong/v1/envelope.pb.h"
 #include "hutong/v1/options.pb.h"
@@ -269,6 +270,13 @@ RecordLayout::RecordLayout(const pb::Descriptor* type, std::string topic)
       prototype_(pb::MessageFactory::generated_factory()->GetPrototype(type)) {
   std::vector<const pb::FieldDescriptor*> path;
   add_fields(type, path, 0);
+  // Titles are headers: two columns with one title keep them apart by name.
+  std::map<std::string, int> uses;
+  for (const Column& column : columns_)
+    ++uses[column.title];
+  for (Column& column : columns_) {
+    if (uses[column.title] > 1) column.title += "(" + column.name + ")";
+  }
 }
 
 void RecordLayout::add_fields(const pb::Descriptor* type,
@@ -298,7 +306,10 @@ void RecordLayout::add_fields(const pb::Descriptor* type,
       for (size_t p = 0; p < path.size(); ++p) {
         column.name += (p ? "_" : "") + std::string(path[p]->name());
         column.path += (p ? "." : "") + std::string(path[p]->name());
+        column.title += path[p]->options().GetExtension(hutong::v1::title);
       }
+      // A field without a title of its own is known by its name.
+      if (field->options().GetExtension(hutong::v1::title).empty()) column.title = column.name;
       column.type = column_type;
       column.text_only = column_type == ColumnType::kText;
       columns_.push_back(std::move(column));

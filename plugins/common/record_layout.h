@@ -3,7 +3,8 @@
 // from the schemas: a topic's message type is the Envelope `payload` member
 // whose (hutong.v1.record).topic names it; nested messages flatten into
 // prefixed columns ("student" -> "student_name"); repeated fields become JSON
-// text; enumeration values become their Chinese (label); hutong.v1.Date and
+// text; enumeration values become their Chinese (label), columns are titled by
+// the fields' Chinese (title); hutong.v1.Date and
 // google.protobuf.Timestamp are single date / time columns. No topic or column
 // is named here. Must not know any sink's storage: it turns a serialized record
 // into typed cell texts and nothing else.
@@ -35,6 +36,9 @@ enum class ColumnType {
 struct Column {
   std::string name;  // the field path joined with "_": student_resident_id
   std::string path;  // the field path as policies name it: student.resident_id
+  // The header department staff know: the fields' (hutong.v1.title)s along the
+  // path (监护人身份证件号), else the name; unique within the record type.
+  std::string title;
   ColumnType type = ColumnType::kText;
   // A string field: keep as text even when it looks like a number (IDs, codes,
   // phone numbers must never become 6.1E+17 in a spreadsheet).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "hutong/v1/education.pb.h"
 #include "hutong/v1/person.pb.h"
@@ -98,6 +99,32 @@ TEST(RecordLayout, RepeatedFieldsAreJsonArrays) {
   p.add_known_by(v1::DEPARTMENT_CHARITY_FUND);
   EXPECT_EQ(cell(layout, p, "other_names"), R"(["张\"三\"","張三"])");
   EXPECT_EQ(cell(layout, p, "known_by"), R"(["教育局","爱心扶贫基金"])");
+}
+
+TEST(RecordLayout, ColumnsAreTitledAsTheDepartmentsExportsHeadThem) {
+  const RecordLayout* roster = RecordLayout::for_topic("education.enrollment");
+  ASSERT_NE(roster, nullptr);
+  auto title = [&](const RecordLayout& layout, const std::string& name) {
+    const Column* column = find(layout, name);
+    return column ? column->title : "(no column " + name + ")";
+  };
+  EXPECT_EQ(title(*roster, "student_resident_id"), "身份证件号");
+  EXPECT_EQ(title(*roster, "student_name"), "姓名");
+  EXPECT_EQ(title(*roster, "national_student_number"), "全国学籍号");
+  EXPECT_EQ(title(*roster, "guardian_resident_id"), "监护人身份证件号");  // prefix + title
+  EXPECT_EQ(title(*roster, "guardian_phone"), "监护人联系电话");
+  EXPECT_EQ(title(*roster, "hukou_division"), "户籍所在地行政区划");
+  EXPECT_EQ(title(*RecordLayout::for_topic("education.pairing"), "student_resident_id"),
+            "学生身份证件号");
+  // Every column of every record type has a title, unique within its type.
+  for (const std::string& topic : RecordLayout::topics()) {
+    const RecordLayout* layout = RecordLayout::for_topic(topic);
+    std::set<std::string> seen;
+    for (const Column& column : layout->columns()) {
+      EXPECT_FALSE(column.title.empty()) << topic << " " << column.name;
+      EXPECT_TRUE(seen.insert(column.title).second) << topic << " " << column.title;
+    }
+  }
 }
 
 TEST(RecordLayout, RefusesBytesThatAreNoRecord) {

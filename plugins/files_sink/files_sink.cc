@@ -52,6 +52,9 @@ const hutong_config_key kKeys[] = {
      "CSV encoding: gb18030 (Excel in China) or utf-8 "
      "(written with a BOM)"},
     {"formats", HUTONG_CONFIG_STRING, "both", "which files to write: csv, xlsx or both"},
+    {"header", HUTONG_CONFIG_STRING, "titles",
+     "the first row: titles (the Chinese column titles staff know, 身份证件号…) or names (the "
+     "field names, student_resident_id…, for scripts)"},
     {"flush_interval_ms", HUTONG_CONFIG_DURATION, "60000",
      "rewrite changed files at least this often, even if the hub never signals it has caught up"},
     {"min_rewrite_ms", HUTONG_CONFIG_DURATION, "0",
@@ -174,6 +177,7 @@ class FilesSink : public hutong::sdk::Sink {
         state_dir_(host.state_dir().empty() ? folder_ : host.state_dir()),
         encoding_(settings.string("encoding")),
         formats_(settings.string("formats")),
+        titles_(settings.string("header") == "titles"),
         interval_(std::chrono::milliseconds(settings.milliseconds("flush_interval_ms"))),
         min_gap_(std::chrono::milliseconds(settings.milliseconds("min_rewrite_ms"))),
         keep_days_(settings.integer("keep_days")) {
@@ -184,6 +188,10 @@ class FilesSink : public hutong::sdk::Sink {
     if (formats_ != "csv" && formats_ != "xlsx" && formats_ != "both") {
       throw Failure("config.invalid",
                     "setting \"formats\" is \"" + formats_ + "\"; expected csv, xlsx or both");
+    }
+    if (std::string header = settings.string("header"); header != "titles" && header != "names") {
+      throw Failure("config.invalid",
+                    "setting \"header\" is \"" + header + "\"; expected titles or names");
     }
     if (interval_.count() <= 0 || min_gap_.count() < 0 || keep_days_ < 0) {
       throw Failure("config.invalid",
@@ -451,10 +459,10 @@ class FilesSink : public hutong::sdk::Sink {
         text.clear();
       };
       const std::vector<Column>& columns = layout.columns();
-      append_csv_cell("_key", text);
+      append_csv_cell(key_header(), text);
       for (const Column& c : columns) {
         text += ',';
-        append_csv_cell(c.name, text);
+        append_csv_cell(header_of(c), text);
       }
       text += "\r\n";
       for_each_row(layout, topic, [&](const std::string& key, const std::vector<Cell>& cells) {
@@ -506,10 +514,10 @@ class FilesSink : public hutong::sdk::Sink {
           }
         }
         worksheet_freeze_panes(sheet, 1, 0);
-        worksheet_write_string(sheet, 0, 0, "_key", header);
+        worksheet_write_string(sheet, 0, 0, key_header(), header);
         for (size_t i = 0; i < columns.size(); ++i)
-          worksheet_write_string(sheet, 0, static_cast<lxw_col_t>(i + 1), columns[i].name.c_str(),
-                                 header);
+          worksheet_write_string(sheet, 0, static_cast<lxw_col_t>(i + 1),
+                                 header_of(columns[i]).c_str(), header);
         row = 0;
       };
       start_sheet();
@@ -569,11 +577,18 @@ class FilesSink : public hutong::sdk::Sink {
       ::unlink((folder_ + "/" + name).c_str());
   }
 
+  // The first row: the titles staff know (记录键, 身份证件号…) or the field names.
+  const char* key_header() const { return titles_ ? "记录键" : "_key"; }
+  const std::string& header_of(const Column& column) const {
+    return titles_ ? column.title : column.name;
+  }
+
   hutong::sdk::Host host_;
   std::string folder_;
   std::string state_dir_;
   std::string encoding_;
   std::string formats_;
+  bool titles_;
   std::chrono::milliseconds interval_;
   std::chrono::milliseconds min_gap_;
   int64_t keep_days_;

@@ -274,16 +274,37 @@ class PostgresSink : public hutong::sdk::Sink {
         {}, "creating the offset table");
   }
 
+  // The column's title (身份证件号…) as its comment, which database tools show
+  // beside its name; on the columns this sink created.
+  void comment(const std::string& table, const std::string& column, const std::string& title) {
+    char* literal = PQescapeLiteral(conn_, title.data(), title.size());
+    if (literal == nullptr) fail(nullptr, "quoting the title of column " + column);
+    std::string sql =
+        "COMMENT ON COLUMN " + qualified(table) + "." + quote_ident(column) + " IS " + literal;
+    PQfreemem(literal);
+    run(sql, {}, "commenting column " + column + " of " + table);
+  }
+
   // Creates the topic's table or adds the columns a newer schema has; checks
   // that existing columns have the types the record type needs.
   void ensure_table(const RecordLayout& layout, const std::string& table) {
     if (tables_.contains(table)) return;
+    std::string name = qualified(table);
+    std::vector<const char*> name_param = {name.c_str()};
+    bool created = PQgetisnull(
+        run("SELECT to_regclass($1)", name_param, "looking up table " + table).get(), 0, 0);
     std::string create = "CREATE TABLE IF NOT EXISTS " + qualified(table) +
                          " (\"_key\" text PRIMARY KEY, \"_offset\" bigint NOT NULL";
     for (const Column& c : layout.columns())
       create += ", " + quote_ident(c.name) + " " + std::string(sql_type(c.type));
     create += ")";
     run(create, {}, "creating table " + table);
+    if (created) {
+      comment(table, "_key", "记录键");
+      comment(table, "_offset", "日志偏移");
+      for (const Column& c : layout.columns())
+        comment(table, c.name, c.title);
+    }
     std::vector<const char*> params = {schema_.c_str(), table.c_str()};
     Result r =
         run("SELECT column_name, data_type FROM information_schema.columns "
@@ -298,6 +319,7 @@ class PostgresSink : public hutong::sdk::Sink {
         run("ALTER TABLE " + qualified(table) + " ADD COLUMN IF NOT EXISTS " + quote_ident(c.name) +
                 " " + std::string(sql_type(c.type)),
             {}, "adding column " + c.name + " to " + table);
+        comment(table, c.name, c.title);
       } else if (it->second != sql_type(c.type)) {
         throw Failure("sink.schema", "column " + schema_ + "." + table + "." + c.name + " is " +
                                          it->second + " but " + layout.topic() + "'s field " +

@@ -1,6 +1,6 @@
 // hutong-schema-doc: prints the Markdown reference of every record type in
 // hutong.v1 — topic, key, producing department, fields with their types and
-// sensitivity, and every enumeration with the department texts it maps — read
+// titles and sensitivity, and every enumeration with the department texts it maps — read
 // from the compiled schemas' descriptors and (hutong.v1.*) annotations.
 #include <google/protobuf/descriptor.h>
 
@@ -76,13 +76,14 @@ void collect(const Descriptor* message, MessageSet& messages, EnumSet& enums) {
 }
 
 void print_fields(const Descriptor* message, bool minors) {
-  std::cout << "| # | field | type | sensitive |\n|---|---|---|---|\n";
+  std::cout << "| # | field | title | type | sensitive |\n|---|---|---|---|---|\n";
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* field = message->field(i);
     std::string sensitive =
         sensitivity_text(field->options().GetExtension(hutong::v1::sensitivity));
     if (minors && !sensitive.empty() && sensitive != "name") sensitive += ", of a minor";
-    std::cout << "| " << field->number() << " | `" << field->name() << "` | " << type_text(field)
+    std::cout << "| " << field->number() << " | `" << field->name() << "` | "
+              << field->options().GetExtension(hutong::v1::title) << " | " << type_text(field)
               << " | " << sensitive << " |\n";
   }
   std::cout << "\n";
