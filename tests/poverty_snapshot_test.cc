@@ -138,6 +138,12 @@ connectors:
   EXPECT_NE(error.find("hutong connector confirm"), std::string::npos) << error;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(registry(hub.data_dir()), after_october) << "a held snapshot changes nothing";
+  // Shown as waiting for an operator, not as broken; `wait` does not wait for it.
+  EXPECT_EQ(hub.status()["poverty"]["state"], "held") << hub.status().dump();
+  auto waited = hub.cli("connector wait --timeout 60");
+  EXPECT_EQ(waited.exit_code, 3) << waited.out;
+  EXPECT_NE(waited.out.find("poverty: held (plugin.held: poll: snapshot.held"), std::string::npos)
+      << waited.out;
 
   // Confirmed: applied, deletes included.
   auto confirm = hub.cli("connector confirm poverty 建档立卡人口_202511.csv");

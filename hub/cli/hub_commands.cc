@@ -76,10 +76,11 @@ int call(const Target& target, const nlohmann::json& request, nlohmann::json& re
 constexpr const char* kConnectorUsage =
     "usage: hutong connector status (--config FILE | --data-dir DIR) [--json]\n"
     "       hutong connector reload (--config FILE | --data-dir DIR)\n"
-    "  status  each connector's state, last error, rows read / accepted / quarantined /\n"
-    "          duplicate, restarts, last committed position, time since its last record\n"
     "       hutong connector confirm NAME WHAT (--config FILE | --data-dir DIR)\n"
     "       hutong connector wait (--config FILE | --data-dir DIR) [--timeout SECONDS]\n"
+    "  status  each connector's state (validating, running, failed, held: waiting for an\n"
+    "          operator's confirm, stopped), last error, rows read / accepted / quarantined /\n"
+    "          duplicate, restarts, last committed position, time since its last record\n"
     "  reload  re-read the configuration (like SIGHUP): removed connectors stop, new ones\n"
     "          start, changed ones restart, the others are untouched\n"
     "  confirm confirm what a connector holds for an operator's decision (e.g. a poverty\n"
@@ -87,7 +88,8 @@ constexpr const char* kConnectorUsage =
     "          durably, the connector restarts and goes on\n"
     "  wait    until every connector runs and has caught up (sources found nothing new,\n"
     "          sinks hold everything) and the journal stopped growing; exit 1 at the\n"
-    "          timeout (default 300 s), naming the connectors that have not\n";
+    "          timeout (default 300 s), naming the connectors that have not; exit 3 as soon\n"
+    "          as the others have caught up while some connector is held for an operator\n";
 
 constexpr const char* kSummaryUsage =
     "usage: hutong summary (--config FILE | --data-dir DIR) [--json]\n"
@@ -141,18 +143,31 @@ int wait_caught_up(const Target& target, int timeout_seconds, std::ostream& out,
       nlohmann::json reply = nlohmann::json::parse(*text, nullptr, false);
       bool all = !reply.is_discarded() && reply.value("ok", false);
       waiting_for.clear();
+      std::string held;  // connectors that wait for an operator, not for time
       if (all) {
         for (const auto& c : reply["connectors"]) {
           if (c["state"] == "running" && c.value("caught_up", false)) continue;
-          all = false;
-          waiting_for += "  " + c["name"].get<std::string>() + ": " + c["state"].get<std::string>();
+          std::string line =
+              "  " + c["name"].get<std::string>() + ": " + c["state"].get<std::string>();
           if (!c["last_error"].get<std::string>().empty())
-            waiting_for += " (" + c["last_error"].get<std::string>() + ")";
-          waiting_for += "\n";
+            line += " (" + c["last_error"].get<std::string>() + ")";
+          if (c["state"] == "held") {
+            held += line + "\n";
+          } else {
+            all = false;
+            waiting_for += line + "\n";
+          }
         }
       }
       int64_t end = all ? reply["journal_end"].get<int64_t>() : -1;
       if (all && end == previous_end) {
+        if (!held.empty()) {
+          out << "caught up but for what waits for an operator (hutong connector confirm), "
+                 "journal end "
+              << end << ":\n"
+              << held;
+          return 3;
+        }
         out << "caught up: every connector, journal end " << end << "\n";
         return 0;
       }

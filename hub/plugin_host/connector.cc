@@ -19,6 +19,8 @@ std::string_view state_name(ConnectorState state) {
       return "running";
     case ConnectorState::kFailed:
       return "failed";
+    case ConnectorState::kHeld:
+      return "held";
     case ConnectorState::kStopped:
       return "stopped";
   }
@@ -113,10 +115,14 @@ bool Connector::back_off(std::chrono::milliseconds& backoff) {
   return false;
 }
 
-void Connector::fail(const std::string& error) {
-  spdlog::error("connector {}: {}", config_.name, error);
+void Connector::fail(const std::string& error, bool held) {
+  if (held) {
+    spdlog::warn("connector {}: waits for an operator: {}", config_.name, error);
+  } else {
+    spdlog::error("connector {}: {}", config_.name, error);
+  }
   std::lock_guard lock(mu_);
-  status_.state = ConnectorState::kFailed;
+  status_.state = held ? ConnectorState::kHeld : ConnectorState::kFailed;
   status_.last_error = error;
   status_.caught_up = false;
 }
@@ -297,7 +303,7 @@ void Connector::run() {
       started = session->start(position_);
     }
     if (!started) {
-      fail(started.to_string());
+      fail(started.to_string(), started.code() == kPluginHeld);
       session.reset();
       if (!load_error_.is_ok()) {  // a plugin that cannot load will not load on retry
         wait_or_stop(std::chrono::hours(24 * 365));
@@ -317,6 +323,7 @@ void Connector::run() {
     // a batch is submitted only once the one before it is durable.
     pipeline::Batch batch;
     std::string failure;
+    bool held = false;  // the failure is the plugin holding something for an operator
     struct InFlight {
       std::future<Result<pipeline::BatchOutcome>> result;
       bool has_position = false;
@@ -370,7 +377,10 @@ void Connector::run() {
       }
       Result<PollOutcome> polled = session->poll(batch, config_.batch_records);
       if (!polled) {
-        if (settle()) failure = polled.status().to_string();
+        if (settle()) {
+          failure = polled.status().to_string();
+          held = polled.status().code() == kPluginHeld;
+        }
         break;
       }
       if (*polled == PollOutcome::kIdle) {
@@ -398,8 +408,8 @@ void Connector::run() {
         promise->set_value(std::move(outcome));
       });
     }
-    if (in_flight) settle();
-    fail(failure);
+    if (in_flight && !settle()) held = false;  // the journal's failure is the one to tell
+    fail(failure, held);
     session.reset();
     if (back_off(backoff)) return;
   }

@@ -20,7 +20,9 @@
 
 namespace hutong::plugin_host {
 
-enum class ConnectorState { kValidating, kRunning, kFailed, kStopped };
+// kHeld: the plugin holds something until an operator decides (`hutong connector
+// confirm`); it is retried like a failure, in case the source changed meanwhile.
+enum class ConnectorState { kValidating, kRunning, kFailed, kHeld, kStopped };
 std::string_view state_name(ConnectorState state);
 
 struct ConnectorStatus {
@@ -97,7 +99,7 @@ class Connector {
   // Waits out the current backoff (shown in the status), then doubles it up to
   // max_backoff; true when the connector is stopping.
   bool back_off(std::chrono::milliseconds& backoff);
-  void fail(const std::string& error);
+  void fail(const std::string& error, bool held = false);
   void serve_replays(SourceSession& session);
 
   config::ConnectorConfig config_;

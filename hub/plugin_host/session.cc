@@ -67,7 +67,8 @@ class InProcessSession : public SourceSession {
     }
     if (d.start(instance_, reinterpret_cast<const uint8_t*>(position.data()), position.size(),
                 &error) != HUTONG_OK) {
-      return Status(kPluginFailed, "start: " + error_text(error));
+      return plugin_error("start", std::string(error.code, strnlen(error.code, sizeof error.code)),
+                          std::string(error.message, strnlen(error.message, sizeof error.message)));
     }
     return Status::ok();
   }
@@ -79,7 +80,8 @@ class InProcessSession : public SourceSession {
     int rc = library_->descriptor().poll(instance_, emitter.emitter(), max_records, &error);
     if (rc == HUTONG_OK) return PollOutcome::kBatch;
     if (rc == HUTONG_IDLE) return PollOutcome::kIdle;
-    return Status(kPluginFailed, "poll: " + error_text(error));
+    return plugin_error("poll", std::string(error.code, strnlen(error.code, sizeof error.code)),
+                        std::string(error.message, strnlen(error.message, sizeof error.message)));
   }
 
   Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) override {
@@ -253,7 +255,7 @@ class RunnerSession : public SourceSession, public SinkSession {
     Status status = call(request, reply);
     if (!status) return status;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
-      return Status(kPluginFailed, "start: " + reply.error_code() + ": " + reply.error_message());
+      return plugin_error("start", reply.error_code(), reply.error_message());
     }
     return Status::ok();
   }
@@ -301,7 +303,7 @@ class RunnerSession : public SourceSession, public SinkSession {
     last_batch_full_ = false;
     if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE) return PollOutcome::kIdle;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
-      return Status(kPluginFailed, "poll: " + reply.error_code() + ": " + reply.error_message());
+      return plugin_error("poll", reply.error_code(), reply.error_message());
     }
     last_batch_full_ =
         static_cast<uint64_t>(reply.records_size() + reply.rejected_size()) >= max_records;
@@ -482,6 +484,13 @@ class RunnerSession : public SourceSession, public SinkSession {
 };
 
 }  // namespace
+
+Status plugin_error(std::string_view call, std::string code, std::string message) {
+  if (code.empty()) code = "plugin.error";
+  std::string text = std::string(call) + ": " + code + ": " +
+                     (message.empty() ? std::string("(no message)") : message);
+  return Status(code.ends_with(".held") ? kPluginHeld : kPluginFailed, text);
+}
 
 std::string error_text(const hutong_error& error) {
   std::string code(error.code, strnlen(error.code, sizeof error.code));

@@ -15,6 +15,9 @@
 namespace hutong::plugin_host {
 
 inline constexpr std::string_view kPluginFailed = "plugin.failed";
+// The plugin holds something until an operator decides (its error code ends in
+// ".held", e.g. snapshot.held, and it declares the `confirmed` setting).
+inline constexpr std::string_view kPluginHeld = "plugin.held";
 inline constexpr std::string_view kRunnerDied = "runner.died";
 inline constexpr std::string_view kRunnerTimeout = "runner.timeout";
 
@@ -104,5 +107,8 @@ struct PluginConfig {
 };
 
 std::string error_text(const hutong_error& error);
+// A plugin call's error: kPluginHeld when the plugin's code says it holds
+// something for an operator, else kPluginFailed; "CALL: CODE: MESSAGE".
+Status plugin_error(std::string_view call, std::string code, std::string message);
 
 }  // namespace hutong::plugin_host
