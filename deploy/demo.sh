@@ -114,6 +114,22 @@ for folder in "$work"/out/*/; do
   done
 done
 echo
+echo "A student's roster row as two departments receive it (the first row of each file;"
+echo "the charity fund's policy masks ID numbers and drops phone numbers):"
+for department in education charity_fund; do
+  file=$(ls "$work/out/$department"/education.enrollment_*.csv 2>/dev/null | tail -n 1)
+  [[ -n $file ]] || continue
+  python3 - "$file" "$department" <<'PY'
+import csv, sys
+rows = csv.reader(open(sys.argv[1], encoding="gb18030", newline=""))
+header, first = next(rows), next(rows, None)
+if first:
+    row = dict(zip(header, first))
+    shown = ["身份证件号", "姓名", "学校名称", "年级", "监护人姓名", "监护人联系电话"]
+    print("  %-13s %s" % (sys.argv[2], "  ".join("%s %s" % (t, row.get(t) or "-") for t in shown)))
+PY
+done
+echo
 echo "The civil-affairs bureau's own database (postgres_sink), rows per table:"
 county_psql civil_affairs_hutong -A -t -c \
   "SELECT '      ' || rpad(table_name, 40) || lpad((xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM hutong.' || table_name, false, true, '')))[1]::text, 9) || ' rows' FROM information_schema.tables WHERE table_schema = 'hutong' AND table_name <> '_hutong_sink_offset' ORDER BY 1" || true
