@@ -289,17 +289,6 @@ class RunnerSession : public SourceSession, public SinkSession {
       status = call(request, reply);
     }
     if (!status) return status;
-    // An idle answer to a poll sent ahead is older news than the answer to a
-    // later one: the freshest counts.
-    while (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE &&
-           (!prefetched_.empty() || (!in_flight_.empty() && in_flight_.front().poll))) {
-      if (!prefetched_.empty()) {
-        reply = std::move(prefetched_.front());
-        prefetched_.pop_front();
-      } else if (Status later = await_reply(reply); !later) {
-        return later;
-      }
-    }
     last_batch_full_ = false;
     if (reply.outcome() == hutong::internal::RunnerReply::OUTCOME_IDLE) return PollOutcome::kIdle;
     if (reply.outcome() != hutong::internal::RunnerReply::OUTCOME_OK) {
