@@ -48,5 +48,26 @@ TEST(DedupIndex, RemembersContentPerKeyAcrossCommitsDeletesAndGrowth) {
   EXPECT_TRUE(index.contains(key(3)));
 }
 
+TEST(DedupIndex, BatchesCommitAndDiscardTheirOwnKeysOnly) {
+  DedupIndex index;
+  auto id = [](int n) { return DedupIndex::key_id(key(n)); };
+  std::vector<DedupIndex::Change> first = {{id(1), 11, false}, {id(2), 12, false}};
+  std::vector<DedupIndex::Change> second = {{id(2), 22, false}, {id(3), 23, false}};
+  index.stage(first, 1);
+  index.stage(second, 2);  // key 2 again, staged later
+  index.commit_staged(1, first);
+  EXPECT_TRUE(index.unchanged(key(1), 11));
+  EXPECT_TRUE(index.unchanged(key(2), 22)) << "the later batch's version, still staged";
+  index.discard_staged(2, second);
+  EXPECT_FALSE(index.contains(key(2))) << "batch 1's key 2 was superseded before it committed";
+  EXPECT_FALSE(index.contains(key(3)));
+  std::vector<DedupIndex::Change> third = {{id(1), 0, true}, {id(4), 44, false}};
+  index.stage(third, 3);
+  index.commit_staged(3, third);
+  EXPECT_FALSE(index.contains(key(1)));
+  EXPECT_TRUE(index.unchanged(key(4), 44));
+  EXPECT_EQ(index.size(), 1u);
+}
+
 }  // namespace
 }  // namespace hutong::pipeline

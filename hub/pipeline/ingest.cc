@@ -331,6 +331,35 @@ void DedupIndex::stage(const KeyId& id, uint64_t content, bool removed, uint64_t
   staged_[id] = Staged{content, removed, batch};
 }
 
+void DedupIndex::stage(std::span<const Change> changes, uint64_t batch) {
+  std::lock_guard lock(mu_);
+  staged_.reserve(staged_.size() + changes.size());
+  for (const Change& c : changes)
+    staged_[c.id] = Staged{c.content, c.removed, batch};
+}
+
+void DedupIndex::commit_staged(uint64_t batch, std::span<const Change> changes) {
+  std::lock_guard lock(mu_);
+  for (const Change& c : changes) {
+    auto it = staged_.find(c.id);
+    if (it == staged_.end() || it->second.batch != batch) continue;  // a later batch's now
+    if (it->second.removed) {
+      content_.erase(it->first);
+    } else {
+      content_.assign(it->first, it->second.content);
+    }
+    staged_.erase(it);
+  }
+}
+
+void DedupIndex::discard_staged(uint64_t batch, std::span<const Change> changes) {
+  std::lock_guard lock(mu_);
+  for (const Change& c : changes) {
+    auto it = staged_.find(c.id);
+    if (it != staged_.end() && it->second.batch == batch) staged_.erase(it);
+  }
+}
+
 void DedupIndex::commit_staged(uint64_t batch) {
   std::lock_guard lock(mu_);
   for (auto it = staged_.begin(); it != staged_.end();) {
@@ -415,6 +444,7 @@ struct Ingest::Staged {
   std::vector<std::string> chunk_bytes;
   std::deque<journal::RecordStorage> values;  // quarantined rows and the position
   std::vector<journal::RecordIn> records;
+  std::vector<DedupIndex::Change> changes;  // staged in the dedup index
 };
 
 // What the parallel part of stage() makes of one record.
@@ -579,13 +609,13 @@ Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& b
 }
 
 void Ingest::discard(const std::shared_ptr<Staged>& staged) {
-  dedup_.discard_staged(staged->id);
+  dedup_.discard_staged(staged->id, staged->changes);
 }
 
 void Ingest::submit(std::shared_ptr<Staged> staged,
                     std::function<void(Result<BatchOutcome>)> done) {
   if (staged->records.empty()) {
-    dedup_.commit_staged(staged->id);
+    dedup_.commit_staged(staged->id, staged->changes);
     done(staged->outcome);
     return;
   }
@@ -593,11 +623,11 @@ void Ingest::submit(std::shared_ptr<Staged> staged,
   journal_.append_async(
       records, [this, staged, done = std::move(done)](Result<journal::AppendResult> appended) {
         if (!appended) {
-          dedup_.discard_staged(staged->id);
+          dedup_.discard_staged(staged->id, staged->changes);
           done(appended.status());
           return;
         }
-        dedup_.commit_staged(staged->id);
+        dedup_.commit_staged(staged->id, staged->changes);
         staged->outcome.appended = appended->count;
         done(staged->outcome);
       });
@@ -613,12 +643,8 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
   std::deque<journal::RecordStorage>& values = staged->values;
   std::vector<journal::RecordIn>& records = staged->records;
   records.reserve(batch.records.size() + batch.rejected.size() + 1);
-  struct Update {
-    DedupIndex::KeyId id;
-    uint64_t content;
-    bool removed;
-  };
-  std::vector<Update> updates;
+  // What the batch changes in the dedup index, staged once it is prepared.
+  std::vector<DedupIndex::Change>& updates = staged->changes;
   updates.reserve(batch.records.size() + batch.rejected.size());
   int64_t now = journal::now_micros();
 
@@ -742,8 +768,7 @@ Result<std::shared_ptr<Ingest::Staged>> Ingest::stage(const std::string& connect
     const journal::RecordStorage& p = values.back();
     records.push_back({journal::Op::kUpsert, p.topic, p.key, p.value});
   }
-  for (const Update& u : updates)
-    dedup_.stage(u.id, u.content, u.removed, staged->id);
+  dedup_.stage(updates, staged->id);
   return staged;
 }
 

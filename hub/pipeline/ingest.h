@@ -140,8 +140,18 @@ class DedupIndex {
     stage(key_id(composite), content, removed, batch);
   }
   void stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch);
+  struct Change {
+    KeyId id;
+    uint64_t content = 0;
+    bool removed = false;
+  };
+  void stage(std::span<const Change> changes, uint64_t batch);  // under one lock
   void commit_staged(uint64_t batch);
   void discard_staged(uint64_t batch);
+  // The same for a batch whose staged keys are known: only those are visited
+  // (not every change staged by every connector meanwhile).
+  void commit_staged(uint64_t batch, std::span<const Change> changes);
+  void discard_staged(uint64_t batch, std::span<const Change> changes);
   // The first time a quarantined row was seen (0 if never).
   int64_t first_seen(const std::string& composite) const;
   void set_first_seen(const std::string& composite, int64_t when);
