@@ -275,7 +275,9 @@ void Connector::run() {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
-      status_.state = ConnectorState::kValidating;
+      // A held connector shows as held through its retries, until a poll goes
+      // through (the plugin would hold the same thing again meanwhile).
+      if (status_.state != ConnectorState::kHeld) status_.state = ConnectorState::kValidating;
       if (!first) ++status_.restarts;
     }
     first = false;
@@ -312,9 +314,11 @@ void Connector::run() {
       if (back_off(backoff)) return;
       continue;
     }
+    bool was_held;
     {
       std::lock_guard lock(mu_);
-      status_.state = ConnectorState::kRunning;  // last_error stays: it is the last one
+      was_held = status_.state == ConnectorState::kHeld;
+      if (!was_held) status_.state = ConnectorState::kRunning;  // last_error stays: the last one
       status_.backoff_ms = 0;
     }
     spdlog::info("connector {}: running ({}, plugin {})", config_.name, status_.isolation,
@@ -382,6 +386,11 @@ void Connector::run() {
           held = polled.status().code() == kPluginHeld;
         }
         break;
+      }
+      if (was_held) {
+        std::lock_guard lock(mu_);
+        status_.state = ConnectorState::kRunning;
+        was_held = false;
       }
       if (*polled == PollOutcome::kIdle) {
         if (!settle()) break;
