@@ -51,12 +51,22 @@ std::string mask_middle(std::string_view value, size_t keep_front, size_t keep_b
 void append_masked(std::string_view value, size_t keep_front, size_t keep_back, std::string& out);
 
 // An ID number keeps 6 + 4 characters: 610523********1234.
+inline void append_masked_resident_id(std::string_view id, std::string& out) {
+  append_masked(id, 6, 4, out);
+}
 inline std::string mask_resident_id(std::string_view id) {
-  return mask_middle(id, 6, 4);
+  std::string out;
+  append_masked_resident_id(id, out);
+  return out;
 }
 // A phone number keeps 3 + 4: 138****5678.
+inline void append_masked_phone(std::string_view phone, std::string& out) {
+  append_masked(phone, 3, 4, out);
+}
 inline std::string mask_phone(std::string_view phone) {
-  return mask_middle(phone, 3, 4);
+  std::string out;
+  append_masked_phone(phone, out);
+  return out;
 }
 // A name keeps its surname (a two-character compound surname such as 欧阳 when it
 // is one): 张** , 欧阳*.

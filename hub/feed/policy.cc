@@ -143,9 +143,9 @@ void transform(std::string_view value, FieldAction action, int sensitivity,
   if (action == FieldAction::kHash) return hasher.append_hex_digest(value, out);
   switch (sensitivity) {
     case hutong::v1::SENSITIVITY_ID_NUMBER:
-      return domain::append_masked(value, 6, 4, out);  // domain::mask_resident_id
+      return domain::append_masked_resident_id(value, out);
     case hutong::v1::SENSITIVITY_PHONE:
-      return domain::append_masked(value, 3, 4, out);  // domain::mask_phone
+      return domain::append_masked_phone(value, out);
     case hutong::v1::SENSITIVITY_NAME:
       return domain::append_masked_name(value, out);
     default:

@@ -595,18 +595,17 @@ void FeedServer::pump(Session& session) {
       const journal::RecordView& record = **next;
       Policy::Outcome outcome;
       std::string_view bytes_out;
-      if (cache && !session.policy->copies(record.topic)) {  // the department's view: shared
-        if (std::optional<feed::RenderCache::Hit> hit = cache->find(record.offset)) {
-          outcome = hit->outcome;
-          bytes_out = hit->bytes;
-        } else {
-          outcome = session.policy->render(record, session.prefixes, rendered);
-          cache->store(record.offset, outcome, rendered);
-          bytes_out = rendered;
-        }
+      std::optional<feed::RenderCache::Hit> hit;
+      if (cache && (hit = cache->find(record.offset))) {  // the department's view: shared
+        outcome = hit->outcome;
+        bytes_out = hit->bytes;
       } else {
         outcome = session.policy->render(record, session.prefixes, rendered);
         bytes_out = rendered;
+        // A record the policy leaves as stored costs a copy either way: not kept.
+        if (cache && !session.policy->copies(record.topic)) {
+          cache->store(record.offset, outcome, rendered);
+        }
       }
       if (outcome == Policy::Outcome::kUnreadable) {
         spdlog::warn("feed: record {} of topic {} is not an envelope; not sent", record.offset,

@@ -143,10 +143,6 @@ void fill_match_keys(const std::vector<hutong::v1::Person*>& people, OnChange ch
   }
 }
 
-void fill_match_keys(const std::vector<hutong::v1::Person*>& people) {
-  fill_match_keys(people, [](size_t) {});
-}
-
 }  // namespace
 
 // What identifies a rejected row's content: the same row rejected again for the
@@ -326,11 +322,6 @@ void DedupIndex::lookup(std::span<const KeyId> ids,
   }
 }
 
-void DedupIndex::stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch) {
-  std::lock_guard lock(mu_);
-  staged_[id] = Staged{content, removed, batch};
-}
-
 void DedupIndex::stage(std::span<const Change> changes, uint64_t batch) {
   std::lock_guard lock(mu_);
   staged_.reserve(staged_.size() + changes.size());
@@ -360,27 +351,6 @@ void DedupIndex::discard_staged(uint64_t batch, std::span<const Change> changes)
   }
 }
 
-void DedupIndex::commit_staged(uint64_t batch) {
-  std::lock_guard lock(mu_);
-  for (auto it = staged_.begin(); it != staged_.end();) {
-    if (it->second.batch != batch) {
-      ++it;
-      continue;
-    }
-    if (it->second.removed) {
-      content_.erase(it->first);
-    } else {
-      content_.assign(it->first, it->second.content);
-    }
-    it = staged_.erase(it);
-  }
-}
-
-void DedupIndex::discard_staged(uint64_t batch) {
-  std::lock_guard lock(mu_);
-  std::erase_if(staged_, [&](const auto& entry) { return entry.second.batch == batch; });
-}
-
 int64_t DedupIndex::first_seen(const std::string& composite) const {
   std::lock_guard lock(mu_);
   auto it = first_seen_.find(composite);
@@ -401,40 +371,6 @@ Ingest::Ingest(journal::Journal& journal, DedupIndex& dedup, size_t helpers)
     : journal_(journal), dedup_(dedup), workers_(helpers) {}
 
 Ingest::~Ingest() = default;
-
-Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
-                       const std::string& position, hutong::v1::Envelope& envelope,
-                       std::vector<hutong::v1::Person*>* people) const {
-  const FieldDescriptor* field = topics_.field_for(record.topic);
-  if (field == nullptr) {
-    return Status(kRecordTopic,
-                  "topic \"" + record.topic + "\" is not a record type of the hutong.v1 schemas");
-  }
-  if (record.key.empty()) return Status(kRecordKey, "the record has an empty key");
-  envelope.Clear();
-  envelope.set_topic(record.topic);
-  envelope.set_key(record.key);
-  envelope.set_op(record.op == journal::Op::kDelete ? hutong::v1::OP_DELETE
-                                                    : hutong::v1::OP_UPSERT);
-  envelope.set_schema_version(1);
-  envelope.mutable_source()->set_connector(connector);
-  envelope.mutable_source()->set_position(position);
-  envelope.mutable_source()->set_location(record.location);
-  if (record.event_time_us != 0) set_timestamp(envelope.mutable_event_time(), record.event_time_us);
-  set_timestamp(envelope.mutable_ingest_time(), journal::now_micros());
-  if (record.op == journal::Op::kDelete) return Status::ok();
-  Message* payload = envelope.GetReflection()->MutableMessage(&envelope, field);
-  if (!payload->ParseFromString(record.payload)) {
-    return Status(kRecordInvalid, "the payload is not a serialized " +
-                                      field->message_type()->full_name() + " (" +
-                                      std::to_string(record.payload.size()) + " bytes)");
-  }
-  std::vector<hutong::v1::Person*> own;
-  bool changed = false;
-  Status visited = visit(*payload, domain::today(), people ? *people : own, changed);
-  if (visited && !people) fill_match_keys(own);
-  return visited;
-}
 
 struct Ingest::Staged {
   uint64_t id = 0;
@@ -597,6 +533,28 @@ void Ingest::prepare_chunk(const std::string& connector, const Batch& batch, siz
     p.content = content_hash(record.op, std::string_view(bytes).substr(payload_at));
     p.end = bytes.size();
   }
+}
+
+Status Ingest::prepare(const std::string& connector, const OwnedRecord& record,
+                       const std::string& position, hutong::v1::Envelope& envelope) const {
+  // The batch path on a batch of one, so that both say the same.
+  Batch one;
+  one.records.push_back(record);
+  one.position = position;
+  google::protobuf::Arena arena;
+  std::string bytes;
+  PreparedRecord prepared;
+  prepare_chunk(connector, one, 0, 1, journal::now_micros(), domain::today(), arena, bytes,
+                &prepared);
+  if (!prepared.status) return prepared.status;
+  envelope.Clear();
+  if (!envelope.ParseFromArray(bytes.data() + prepared.value_at,
+                               static_cast<int>(prepared.end - prepared.value_at))) {
+    return Status(kRecordInvalid, "the prepared envelope does not parse");
+  }
+  envelope.set_topic(record.topic);
+  envelope.set_key(record.key);
+  return Status::ok();
 }
 
 Result<BatchOutcome> Ingest::commit(const std::string& connector, const Batch& batch) {

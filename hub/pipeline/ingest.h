@@ -133,23 +133,17 @@ class DedupIndex {
   // nullopt for a key absent or deleted, else its content. The table's slots
   // are fetched ahead of the lookups (a million keys do not fit in the cache).
   void lookup(std::span<const KeyId> ids, std::vector<std::optional<uint64_t>>& out) const;
-  // Changes of a batch staged but not yet durable: seen by unchanged() and
+  // A batch's changes staged but not yet durable: seen by unchanged() and
   // contains() at once (so the next batch is deduplicated against them), made
-  // final by commit_staged() or dropped by discard_staged().
-  void stage(const std::string& composite, uint64_t content, bool removed, uint64_t batch) {
-    stage(key_id(composite), content, removed, batch);
-  }
-  void stage(const KeyId& id, uint64_t content, bool removed, uint64_t batch);
+  // final by commit_staged() or dropped by discard_staged(), which are given
+  // the same changes and visit only those (a key a later batch staged again is
+  // left to that batch).
   struct Change {
     KeyId id;
     uint64_t content = 0;
     bool removed = false;
   };
-  void stage(std::span<const Change> changes, uint64_t batch);  // under one lock
-  void commit_staged(uint64_t batch);
-  void discard_staged(uint64_t batch);
-  // The same for a batch whose staged keys are known: only those are visited
-  // (not every change staged by every connector meanwhile).
+  void stage(std::span<const Change> changes, uint64_t batch);
   void commit_staged(uint64_t batch, std::span<const Change> changes);
   void discard_staged(uint64_t batch, std::span<const Change> changes);
   // The first time a quarantined row was seen (0 if never).
@@ -223,13 +217,10 @@ class Ingest {
   void submit(std::shared_ptr<Staged> staged, std::function<void(Result<BatchOutcome>)> done);
   void discard(const std::shared_ptr<Staged>& staged);
 
-  // Turns one record into a normalized envelope, or says why it is rejected.
-  // With `people`, the persons whose matching keys are still to be filled are
-  // collected there (commit() fills a whole batch's at once); without, they are
-  // filled here.
+  // Turns one record into the normalized envelope stage() would journal, or
+  // says why it is rejected (the same checks, one record at a time).
   Status prepare(const std::string& connector, const OwnedRecord& record,
-                 const std::string& position, hutong::v1::Envelope& envelope,
-                 std::vector<hutong::v1::Person*>* people = nullptr) const;
+                 const std::string& position, hutong::v1::Envelope& envelope) const;
 
   journal::Journal& journal() { return journal_; }
   const TopicRegistry& topics() const { return topics_; }

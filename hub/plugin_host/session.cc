@@ -67,8 +67,7 @@ class InProcessSession : public SourceSession {
     }
     if (d.start(instance_, reinterpret_cast<const uint8_t*>(position.data()), position.size(),
                 &error) != HUTONG_OK) {
-      return plugin_error("start", std::string(error.code, strnlen(error.code, sizeof error.code)),
-                          std::string(error.message, strnlen(error.message, sizeof error.message)));
+      return plugin_error("start", error);
     }
     return Status::ok();
   }
@@ -80,8 +79,7 @@ class InProcessSession : public SourceSession {
     int rc = library_->descriptor().poll(instance_, emitter.emitter(), max_records, &error);
     if (rc == HUTONG_OK) return PollOutcome::kBatch;
     if (rc == HUTONG_IDLE) return PollOutcome::kIdle;
-    return plugin_error("poll", std::string(error.code, strnlen(error.code, sizeof error.code)),
-                        std::string(error.message, strnlen(error.message, sizeof error.message)));
+    return plugin_error("poll", error);
   }
 
   Status replay(const pipeline::OwnedRejected& row, pipeline::Batch& batch) override {
@@ -474,18 +472,25 @@ class RunnerSession : public SourceSession, public SinkSession {
 
 }  // namespace
 
-Status plugin_error(std::string_view call, std::string code, std::string message) {
-  if (code.empty()) code = "plugin.error";
-  std::string text = std::string(call) + ": " + code + ": " +
-                     (message.empty() ? std::string("(no message)") : message);
-  return Status(code.ends_with(".held") ? kPluginHeld : kPluginFailed, text);
+std::string error_text(std::string_view code, std::string_view message) {
+  return std::string(code.empty() ? "plugin.error" : code) + ": " +
+         std::string(message.empty() ? "(no message)" : message);
 }
 
 std::string error_text(const hutong_error& error) {
-  std::string code(error.code, strnlen(error.code, sizeof error.code));
-  std::string message(error.message, strnlen(error.message, sizeof error.message));
-  if (code.empty()) code = "plugin.error";
-  return code + ": " + (message.empty() ? "(no message)" : message);
+  return error_text(std::string_view(error.code, strnlen(error.code, sizeof error.code)),
+                    std::string_view(error.message, strnlen(error.message, sizeof error.message)));
+}
+
+Status plugin_error(std::string_view call, std::string_view code, std::string_view message) {
+  return Status(code.ends_with(".held") ? kPluginHeld : kPluginFailed,
+                std::string(call) + ": " + error_text(code, message));
+}
+
+Status plugin_error(std::string_view call, const hutong_error& error) {
+  return plugin_error(
+      call, std::string_view(error.code, strnlen(error.code, sizeof error.code)),
+      std::string_view(error.message, strnlen(error.message, sizeof error.message)));
 }
 
 BatchEmitter::BatchEmitter(pipeline::Batch& batch) : batch_(batch) {

@@ -107,8 +107,10 @@ struct PluginConfig {
 };
 
 std::string error_text(const hutong_error& error);
+std::string error_text(std::string_view code, std::string_view message);
 // A plugin call's error: kPluginHeld when the plugin's code says it holds
 // something for an operator, else kPluginFailed; "CALL: CODE: MESSAGE".
-Status plugin_error(std::string_view call, std::string code, std::string message);
+Status plugin_error(std::string_view call, std::string_view code, std::string_view message);
+Status plugin_error(std::string_view call, const hutong_error& error);
 
 }  // namespace hutong::plugin_host
